@@ -1,0 +1,64 @@
+/**
+ * ky-failover keeps calls to AI APIs (OpenAI-compatible `chat/completions`,
+ * `models`, `embeddings` …) succeeding when a region or provider is down,
+ * slow or rate-limiting. Give it a pool of endpoints; every request goes to
+ * a healthy one, moves to another in milliseconds when it fails, and stays
+ * off sick endpoints until they recover.
+ *
+ * Use it as a ky instance (`api.ky`) or as a standard `fetch` (`api.fetch`)
+ * for the OpenAI SDK, the Vercel AI SDK, LangChain or your own code.
+ *
+ * @example
+ * ```ts
+ * import { createFailover } from "@ky-failover/ky-failover";
+ *
+ * const api = createFailover({
+ *   endpoints: [
+ *     { name: "primary", url: "https://api.example.ai/v1", apiKey: "sk-a", priority: 1 },
+ *     { name: "hk", url: "https://hk.example.ai/v1", apiKey: "sk-b", priority: 2 },
+ *     { name: "sg", url: "https://sg.example.ai/v1", apiKey: "sk-c", priority: 3 },
+ *   ],
+ * });
+ * console.assert(api.status().length === 3);
+ * api.close();
+ * ```
+ *
+ * @module
+ */
+
+export { createFailover } from "./src/failover.ts";
+export type { Failover, FetchFunction } from "./src/failover.ts";
+export { systemClock } from "./src/clock.ts";
+export {
+  AttemptTimeoutError,
+  ClosedError,
+  FailoverError,
+  isAttemptTimeoutError,
+  isClosedError,
+  isFailoverError,
+  isKyFailoverError,
+  isOutsidePoolError,
+  isTotalTimeoutError,
+  KyFailoverError,
+  OutsidePoolError,
+  TotalTimeoutError,
+} from "./src/errors.ts";
+export type {
+  AttemptContext,
+  AttemptOutcome,
+  AttemptRecord,
+  BreakerOptions,
+  BreakerState,
+  Clock,
+  EndpointInfo,
+  EndpointOptions,
+  EndpointState,
+  EndpointStatus,
+  FailoverEvent,
+  FailoverOptions,
+  Middleware,
+  PickContext,
+  PickerFunction,
+  RateLimitOptions,
+  Strategy,
+} from "./src/types.ts";

@@ -1,0 +1,92 @@
+// The state of one call and of one attempt inside it, as the middleware
+// chain and the attempt loop share it. No ky types here.
+
+import type { Endpoint } from "./_endpoint.ts";
+import type { AttemptContext, AttemptRecord, EndpointInfo } from "./types.ts";
+
+/** Why the call-level signal was aborted. */
+export type AbortKind = "caller" | "total" | "closed";
+
+/** A normalised request, ready to be replayed on any endpoint. */
+export interface CallRequest {
+  method: string;
+  /** Path and query relative to an endpoint's base URL. */
+  path: string;
+  /** Caller headers, without credentials. */
+  headers: Headers;
+  /** A body that can be sent again on every attempt. */
+  body: BodyInit | null;
+  /** Other fetch init fields to pass through (redirect, credentials …). */
+  extras: RequestInit | undefined;
+  /** The caller's signal. */
+  signal: AbortSignal | undefined;
+}
+
+/** One call: every attempt of it shares this. */
+export interface Call {
+  readonly request: CallRequest;
+  /** Aborted by the caller's signal, the total timeout or `close()`. */
+  readonly controller: AbortController;
+  abortKind: AbortKind | undefined;
+  readonly startedAt: number;
+  /** Clock time by which the call must be done (Infinity without totalTimeout). */
+  readonly deadline: number;
+  readonly tried: Set<string>;
+  readonly attempts: AttemptRecord[];
+  /** Why no further attempt could be made, when that ended the call. */
+  exhaustedReason: string | undefined;
+}
+
+/** How an attempt's result counts. */
+export type Verdict =
+  /** 2xx/3xx, or an answer that must not be failed over (other 4xx …). */
+  | "success"
+  | "final"
+  /** Try another endpoint. */
+  | "failover"
+  /** The call was cancelled, timed out as a whole, or the pool closed. */
+  | "aborted"
+  /** The gate found nothing to try: no request was sent. */
+  | "exhausted";
+
+/** What an attempt means for the endpoint's health. */
+export type Health = "success" | "failure" | "neutral";
+
+/** Context of one attempt, passed through the middleware chain. */
+export class Attempt implements AttemptContext {
+  readonly call: Call;
+  readonly attempt: number;
+  headers: Headers;
+  endpoint: EndpointInfo | undefined = undefined;
+  signal: AbortSignal;
+  response: Response | undefined = undefined;
+  error: unknown = undefined;
+
+  /** Endpoints the picker may choose from (set by the health gate). */
+  candidates: Endpoint[] = [];
+  /** The picked endpoint (set by the picker). */
+  target: Endpoint | undefined = undefined;
+  /** The endpoint was tried although unavailable (panic mode). */
+  panic = false;
+  /** This attempt is the half-open probe of the target's breaker. */
+  probe = false;
+  verdict: Verdict = "exhausted";
+  health: Health = "neutral";
+  startedAt = 0;
+  durationMs = 0;
+
+  constructor(call: Call, attempt: number) {
+    this.call = call;
+    this.attempt = attempt;
+    this.headers = call.request.headers;
+    this.signal = call.controller.signal;
+  }
+
+  get method(): string {
+    return this.call.request.method;
+  }
+
+  get path(): string {
+    return this.call.request.path;
+  }
+}

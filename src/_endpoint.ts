@@ -1,0 +1,113 @@
+// What the pool knows and learns about one endpoint. Plain state, no
+// transport types: the breaker, the rate-limit table and the picker all
+// read and write it.
+
+import type { ResolvedEndpoint } from "./_options.ts";
+import type {
+  BreakerState,
+  EndpointInfo,
+  EndpointState,
+  EndpointStatus,
+} from "./types.ts";
+
+/** Weight of the newest sample in the latency EWMA. */
+const LATENCY_ALPHA = 0.3;
+
+/** Mutable state of one endpoint. */
+export class Endpoint {
+  /** Key-free view handed to pickers and middleware. */
+  readonly info: EndpointInfo;
+  /** Position in the configured list (stable tie-break). */
+  readonly index: number;
+  readonly name: string;
+  readonly priority: number;
+  readonly weight: number;
+  readonly config: Omit<ResolvedEndpoint, "headers">;
+  readonly #headers: readonly [string, string][];
+
+  breaker: BreakerState = "closed";
+  consecutiveFailures = 0;
+  /** When an open breaker lets a probe through. */
+  openUntil = 0;
+  /** Times opened in a row without recovering (cooldown multiplier). */
+  timesOpened = 0;
+  probeInFlight = false;
+  /** When a rate-limited endpoint may be used again. */
+  limitedUntil = 0;
+
+  requests = 0;
+  failures = 0;
+  inFlight = 0;
+  latency: number | undefined = undefined;
+  lastLatency: number | undefined = undefined;
+  lastError: string | undefined = undefined;
+  lastErrorAt: number | undefined = undefined;
+  /** Smooth weighted round-robin accumulator. */
+  wrrCurrent = 0;
+
+  constructor(resolved: ResolvedEndpoint, index: number) {
+    const { headers, ...config } = resolved;
+    this.#headers = headers;
+    this.config = config;
+    this.index = index;
+    this.name = resolved.name;
+    this.priority = resolved.priority;
+    this.weight = resolved.weight;
+    this.info = Object.freeze({
+      name: resolved.name,
+      url: resolved.display,
+      priority: resolved.priority,
+      weight: resolved.weight,
+    });
+  }
+
+  /** Credentials and extra headers for this endpoint only. */
+  secretHeaders(): readonly [string, string][] {
+    return this.#headers;
+  }
+
+  /** Whether a request may go here now without panic. */
+  isAvailable(now: number): boolean {
+    if (this.limitedUntil > now) return false;
+    if (this.breaker === "closed") return true;
+    if (this.breaker === "open") return false;
+    return !this.probeInFlight;
+  }
+
+  /** When this endpoint becomes available again (≤ now if it is). */
+  availableAt(now: number): number {
+    const open = this.breaker === "open" ? this.openUntil : now;
+    return Math.max(open, this.limitedUntil, now);
+  }
+
+  recordLatency(ms: number): void {
+    this.lastLatency = ms;
+    this.latency = this.latency === undefined
+      ? ms
+      : this.latency + LATENCY_ALPHA * (ms - this.latency);
+  }
+
+  status(now: number): EndpointStatus {
+    let state: EndpointState = this.breaker === "closed"
+      ? "healthy"
+      : this.breaker;
+    if (state === "healthy" && this.limitedUntil > now) state = "rate-limited";
+    const availableAt = this.availableAt(now);
+    return {
+      name: this.name,
+      url: this.info.url,
+      priority: this.priority,
+      weight: this.weight,
+      state,
+      consecutiveFailures: this.consecutiveFailures,
+      requests: this.requests,
+      failures: this.failures,
+      inFlight: this.inFlight,
+      latencyMs: this.latency,
+      lastLatencyMs: this.lastLatency,
+      lastError: this.lastError,
+      lastErrorAt: this.lastErrorAt,
+      availableAt: availableAt > now ? availableAt : undefined,
+    };
+  }
+}

@@ -1,0 +1,79 @@
+// `failover.ky`: a ky instance whose transport is the failover engine. ky
+// keeps everything it is good at (JSON bodies, search params, hooks, typed
+// responses, HTTPError); its own retry and timeout are off because the
+// engine owns attempts and timeouts. A `beforeError` hook turns the
+// HTTPError of a call whose every attempt failed into a FailoverError.
+
+import ky, { type KyInstance, type Options as KyOptions } from "ky";
+import { callRequest } from "./_request.ts";
+import type { Engine } from "./engine.ts";
+import { FailoverError } from "./errors.ts";
+
+const MANAGED = [
+  "retry",
+  "timeout",
+  "totalTimeout",
+  "fetch",
+  "prefix",
+  "baseUrl",
+] as const;
+
+/** Throws a TypeError when `kyOptions` tries to set what the engine owns. */
+export function checkKyOptions(kyOptions: KyOptions | undefined): void {
+  for (const key of MANAGED) {
+    if (kyOptions && key in kyOptions) {
+      throw new TypeError(
+        `ky-failover: options.kyOptions.${key} is managed by ky-failover ` +
+          "(use timeout, totalTimeout, maxAttempts, fetch or the endpoints' url instead)",
+      );
+    }
+  }
+}
+
+/**
+ * ky prepends `prefix` even to absolute inputs; undo that so an absolute URL
+ * is judged on its own (under the pool, or rejected).
+ */
+function unprefix(input: RequestInfo | URL, prefix: string): RequestInfo | URL {
+  const url = typeof input === "string"
+    ? input
+    : String((input as Request).url ?? input);
+  if (!url.startsWith(prefix)) return input;
+  const rest = url.slice(prefix.length);
+  if (!/^[a-z][a-z0-9+.-]*:\/\//i.test(rest)) return input;
+  return input instanceof Request ? new Request(rest, input) : rest;
+}
+
+/** Builds the ky instance for `engine`. */
+export function createKy(
+  engine: Engine,
+  kyOptions: KyOptions | undefined,
+): KyInstance {
+  const userHooks = kyOptions?.hooks;
+  const prefix = `${engine.endpoints[0].config.base}/`;
+  return ky.create({
+    ...kyOptions,
+    // Relative paths resolve under the first endpoint's URL; the engine maps
+    // any URL under any endpoint's URL to the endpoint it picks.
+    prefix,
+    retry: 0,
+    timeout: false,
+    fetch: async (input, init) =>
+      engine.run(
+        await callRequest(engine.endpoints, unprefix(input, prefix), init),
+      ),
+    hooks: {
+      ...userHooks,
+      beforeError: [
+        ({ error }) => {
+          const response = (error as { response?: Response }).response;
+          const attempts = response && engine.attemptsOf(response);
+          return attempts
+            ? new FailoverError(attempts, { cause: error, response })
+            : error;
+        },
+        ...(userHooks?.beforeError ?? []),
+      ],
+    },
+  });
+}

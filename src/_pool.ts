@@ -1,0 +1,55 @@
+// The shared state of a pool: its endpoints grouped in tiers, the resolved
+// options and the event sink. Every middleware reads and writes this.
+
+import { Endpoint } from "./_endpoint.ts";
+import type { ResolvedOptions } from "./_options.ts";
+import type { FailoverEvent } from "./types.ts";
+
+/** State shared by every call of one pool. */
+export interface Pool {
+  readonly options: ResolvedOptions;
+  readonly endpoints: readonly Endpoint[];
+  /** Endpoints grouped by priority, best tier first, configuration order inside. */
+  readonly tiers: readonly (readonly Endpoint[])[];
+  /** Round-robin cursor per tier (index into the tier). */
+  readonly cursors: number[];
+  /** Emits an event; a no-op without `onEvent`. */
+  readonly emit: (event: FailoverEvent) => void;
+  /** Whether anyone listens, to skip building events nobody reads. */
+  readonly listening: boolean;
+}
+
+/** Builds the pool state from resolved options. */
+export function createPool(options: ResolvedOptions): Pool {
+  const endpoints = options.endpoints.map((e, i) => new Endpoint(e, i));
+  const priorities = [...new Set(endpoints.map((e) => e.priority))].sort((
+    a,
+    b,
+  ) => a - b);
+  const tiers = priorities.map((p) =>
+    endpoints.filter((e) => e.priority === p)
+  );
+  // Start each tier's rotation at a random place so that many clients do not
+  // all hit the same endpoint first.
+  const cursors = tiers.map((tier) =>
+    Math.floor(options.random() * tier.length) % tier.length
+  );
+  const onEvent = options.onEvent;
+  const emit = onEvent
+    ? (event: FailoverEvent) => {
+      try {
+        onEvent(event);
+      } catch {
+        // Observability must never break traffic.
+      }
+    }
+    : () => {};
+  return {
+    options,
+    endpoints,
+    tiers,
+    cursors,
+    emit,
+    listening: onEvent !== undefined,
+  };
+}

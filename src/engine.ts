@@ -1,0 +1,228 @@
+/**
+ * The failover engine: the attempt loop that drives the middleware chain,
+ * independent of any transport wrapper. `createFailover` runs it under both
+ * `failover.fetch` and `failover.ky`, so both have one set of semantics.
+ *
+ * The chain, composed here and nowhere else, runs once per attempt:
+ *
+ * ```
+ * health gate → picker → timeout → breaker → failover (429 / retry) → your middleware → fetch
+ * ```
+ *
+ * @module
+ */
+
+import { compose, type Handler } from "./_compose.ts";
+import { Attempt, type Call, type CallRequest } from "./_context.ts";
+import { createPool } from "./_pool.ts";
+import type { ResolvedOptions } from "./_options.ts";
+import { transport } from "./_transport.ts";
+import { ClosedError, FailoverError, TotalTimeoutError } from "./errors.ts";
+import { breaker, refreshBreaker } from "./middleware/breaker.ts";
+import { failover } from "./middleware/failover.ts";
+import { healthGate } from "./middleware/health_gate.ts";
+import { picker } from "./middleware/picker.ts";
+import { attemptTimeout } from "./middleware/timeout.ts";
+import type { AttemptRecord, EndpointStatus } from "./types.ts";
+import type { Endpoint } from "./_endpoint.ts";
+
+/** The engine behind a failover pool. */
+export interface Engine {
+  /** Endpoints in configuration order. */
+  readonly endpoints: readonly Endpoint[];
+  /** Runs one call: attempts until success, a final answer or exhaustion. */
+  run(request: CallRequest): Promise<Response>;
+  /** The attempts behind a failed-over response returned by `run`. */
+  attemptsOf(response: Response): readonly AttemptRecord[] | undefined;
+  status(): EndpointStatus[];
+  close(): void;
+  readonly closed: boolean;
+}
+
+function abortCall(call: Call, kind: Call["abortKind"], reason: unknown): void {
+  if (call.controller.signal.aborted) return;
+  call.abortKind = kind;
+  call.controller.abort(reason);
+}
+
+function cancelBody(response: Response): void {
+  response.body?.cancel().catch(() => {});
+}
+
+/** Builds the engine for resolved options. */
+export function createEngine(options: ResolvedOptions): Engine {
+  const pool = createPool(options);
+  const { clock, maxAttempts, totalTimeout } = options;
+  const chain = compose<Attempt>([
+    healthGate(pool),
+    picker(pool),
+    attemptTimeout(pool),
+    breaker(pool),
+    failover(pool),
+    ...options.middleware as readonly Handler<Attempt>[],
+    transport(pool),
+  ]);
+  const copyHeaders = options.middleware.length > 0;
+  const active = new Set<Call>();
+  const failed = new WeakMap<Response, readonly AttemptRecord[]>();
+  let closed = false;
+
+  function record(ctx: Attempt): void {
+    const entry: AttemptRecord = {
+      endpoint: ctx.target!.name,
+      durationMs: ctx.durationMs,
+    };
+    if (ctx.response !== undefined) entry.status = ctx.response.status;
+    else entry.error = ctx.error;
+    ctx.call.attempts.push(entry);
+    if (pool.listening) {
+      pool.emit({
+        type: "attempt",
+        endpoint: entry.endpoint,
+        attempt: ctx.attempt,
+        method: ctx.method,
+        path: ctx.path,
+        ...(entry.status === undefined
+          ? { error: entry.error }
+          : { status: entry.status }),
+        durationMs: entry.durationMs,
+        outcome: ctx.verdict === "success"
+          ? "success"
+          : ctx.verdict === "final"
+          ? "final"
+          : ctx.verdict === "aborted"
+          ? "aborted"
+          : ctx.response?.status === 429
+          ? "rate-limited"
+          : "failover",
+        panic: ctx.panic,
+      });
+    }
+  }
+
+  async function attempts(call: Call): Promise<Response> {
+    let last: Attempt | undefined;
+    for (let n = 1; n <= maxAttempts; n++) {
+      const ctx = new Attempt(call, n);
+      if (copyHeaders) ctx.headers = new Headers(call.request.headers);
+      try {
+        await chain(ctx);
+      } catch (error) {
+        if (last?.response) cancelBody(last.response);
+        if (ctx.response) cancelBody(ctx.response);
+        throw error;
+      }
+      if (ctx.target === undefined) break;
+      record(ctx);
+      if (last?.response) cancelBody(last.response);
+      last = ctx;
+      if (ctx.verdict === "success" || ctx.verdict === "final") {
+        if (pool.listening) {
+          pool.emit({
+            type: "success",
+            endpoint: ctx.target.name,
+            status: ctx.response!.status,
+            attempts: n,
+            durationMs: clock.now() - call.startedAt,
+          });
+        }
+        return ctx.response!;
+      }
+      if (ctx.verdict === "aborted") break;
+    }
+    return finish(call, last);
+  }
+
+  function finish(call: Call, last: Attempt | undefined): Response {
+    const reason = call.controller.signal.reason;
+    if (call.abortKind === "caller" || call.abortKind === "closed") {
+      if (last?.response) cancelBody(last.response);
+      throw call.abortKind === "caller" ? reason : new ClosedError();
+    }
+    const durationMs = clock.now() - call.startedAt;
+    if (last?.response !== undefined) {
+      failed.set(last.response, call.attempts);
+      if (pool.listening) {
+        const error = new FailoverError(call.attempts, {
+          response: last.response,
+        });
+        pool.emit({
+          type: "failure",
+          attempts: call.attempts,
+          error,
+          durationMs,
+        });
+      }
+      return last.response;
+    }
+    const n = call.attempts.length;
+    const error = new FailoverError(call.attempts, {
+      cause: call.abortKind === "total" ? reason : last?.error,
+      reason: call.abortKind === "total"
+        ? `${(reason as TotalTimeoutError).message} after ${n} attempt${
+          n === 1 ? "" : "s"
+        }`
+        : call.exhaustedReason,
+    });
+    pool.emit({ type: "failure", attempts: call.attempts, error, durationMs });
+    throw error;
+  }
+
+  async function run(request: CallRequest): Promise<Response> {
+    if (closed) throw new ClosedError();
+    const callerSignal = request.signal;
+    if (callerSignal?.aborted) throw callerSignal.reason;
+    const now = clock.now();
+    const call: Call = {
+      request,
+      controller: new AbortController(),
+      abortKind: undefined,
+      startedAt: now,
+      deadline: totalTimeout === false ? Infinity : now + totalTimeout,
+      tried: new Set(),
+      attempts: [],
+      exhaustedReason: undefined,
+    };
+    const onCallerAbort = () => abortCall(call, "caller", callerSignal!.reason);
+    callerSignal?.addEventListener("abort", onCallerAbort, { once: true });
+    const timer = totalTimeout === false ? undefined : clock.setTimeout(
+      () => abortCall(call, "total", new TotalTimeoutError(totalTimeout)),
+      totalTimeout,
+    );
+    active.add(call);
+    let ok = false;
+    try {
+      const response = await attempts(call);
+      ok = true;
+      return response;
+    } finally {
+      if (timer !== undefined) clock.clearTimeout(timer);
+      active.delete(call);
+      // A returned response stays linked to the caller's signal so that
+      // aborting it still cancels the body download.
+      if (!ok) callerSignal?.removeEventListener("abort", onCallerAbort);
+    }
+  }
+
+  return {
+    endpoints: pool.endpoints,
+    run,
+    attemptsOf: (response) => failed.get(response),
+    status() {
+      const now = clock.now();
+      return pool.endpoints.map((e) => {
+        refreshBreaker(pool, e, now);
+        return e.status(now);
+      });
+    },
+    close() {
+      if (closed) return;
+      closed = true;
+      const reason = new ClosedError();
+      for (const call of active) abortCall(call, "closed", reason);
+    },
+    get closed() {
+      return closed;
+    },
+  };
+}

@@ -1,0 +1,298 @@
+/**
+ * The error hierarchy of ky-failover. Every error it creates extends
+ * {@linkcode KyFailoverError}; each class has a type guard that also works
+ * across realms (iframes, workers, duplicated copies of the package), because
+ * it checks a registered symbol brand rather than `instanceof`.
+ *
+ * @module
+ */
+
+import type { AttemptRecord } from "./types.ts";
+
+const brand = Symbol.for("ky-failover.error");
+
+function hasBrand(value: unknown, name: string): boolean {
+  return typeof value === "object" && value !== null &&
+    (value as Record<symbol, unknown>)[brand] === true &&
+    (value as Error).name === name;
+}
+
+/**
+ * Base class of every error ky-failover throws.
+ *
+ * @example
+ * ```ts
+ * import { isKyFailoverError, KyFailoverError } from "@ky-failover/ky-failover";
+ *
+ * const error = new KyFailoverError("boom");
+ * console.assert(isKyFailoverError(error));
+ * ```
+ */
+export class KyFailoverError extends Error {
+  /** Creates an error; `options.cause` keeps the underlying error. */
+  constructor(message: string, options?: ErrorOptions) {
+    super(message, options);
+    this.name = "KyFailoverError";
+    Object.defineProperty(this, brand, { value: true });
+  }
+}
+
+/**
+ * Returns whether `value` is any ky-failover error, even from another realm.
+ *
+ * @example
+ * ```ts
+ * import { isKyFailoverError } from "@ky-failover/ky-failover";
+ *
+ * console.assert(!isKyFailoverError(new Error("plain")));
+ * ```
+ */
+export function isKyFailoverError(value: unknown): value is KyFailoverError {
+  return typeof value === "object" && value !== null &&
+    (value as Record<symbol, unknown>)[brand] === true;
+}
+
+/**
+ * Thrown when a call could not succeed: every attempt failed, or the total
+ * timeout ran out. `attempts` lists each attempt (endpoint name, status or
+ * error, duration); `cause` is the last attempt's error, or the
+ * {@linkcode TotalTimeoutError}; `response` is the last response, if any
+ * (its body may be unread).
+ *
+ * @example
+ * ```ts
+ * import { FailoverError, isFailoverError } from "@ky-failover/ky-failover";
+ *
+ * const error = new FailoverError([{ endpoint: "primary", status: 503, durationMs: 12 }]);
+ * console.assert(isFailoverError(error));
+ * console.assert(error.message.includes("primary → HTTP 503"));
+ * ```
+ */
+export class FailoverError extends KyFailoverError {
+  /** Every attempt of the call, in order. */
+  readonly attempts: readonly AttemptRecord[];
+  /** The last response received, if the last attempts got one. */
+  readonly response: Response | undefined;
+
+  /** Builds the error and a message that summarises every attempt. */
+  constructor(
+    attempts: readonly AttemptRecord[],
+    options?: ErrorOptions & { response?: Response; reason?: string },
+  ) {
+    super(describeFailure(attempts, options?.reason), options);
+    this.name = "FailoverError";
+    this.attempts = attempts;
+    this.response = options?.response;
+  }
+}
+
+/**
+ * Returns whether `value` is a {@linkcode FailoverError}, even from another realm.
+ *
+ * @example
+ * ```ts
+ * import { isFailoverError } from "@ky-failover/ky-failover";
+ *
+ * try {
+ *   throw new Error("not ours");
+ * } catch (error) {
+ *   console.assert(!isFailoverError(error));
+ * }
+ * ```
+ */
+export function isFailoverError(value: unknown): value is FailoverError {
+  return hasBrand(value, "FailoverError");
+}
+
+/**
+ * The reason an attempt was aborted after the per-attempt `timeout` passed
+ * without response headers.
+ *
+ * @example
+ * ```ts
+ * import { AttemptTimeoutError } from "@ky-failover/ky-failover";
+ *
+ * const error = new AttemptTimeoutError("hk", 30_000);
+ * console.assert(error.message === "hk timed out after 30000 ms");
+ * ```
+ */
+export class AttemptTimeoutError extends KyFailoverError {
+  /** Name of the endpoint that did not answer in time. */
+  readonly endpoint: string;
+  /** The timeout that passed, in ms. */
+  readonly timeoutMs: number;
+
+  /** Creates the error for `endpoint` after `timeoutMs`. */
+  constructor(endpoint: string, timeoutMs: number) {
+    super(`${endpoint} timed out after ${timeoutMs} ms`);
+    this.name = "AttemptTimeoutError";
+    this.endpoint = endpoint;
+    this.timeoutMs = timeoutMs;
+  }
+}
+
+/**
+ * Returns whether `value` is an {@linkcode AttemptTimeoutError}.
+ *
+ * @example
+ * ```ts
+ * import { AttemptTimeoutError, isAttemptTimeoutError } from "@ky-failover/ky-failover";
+ *
+ * console.assert(isAttemptTimeoutError(new AttemptTimeoutError("a", 1)));
+ * ```
+ */
+export function isAttemptTimeoutError(
+  value: unknown,
+): value is AttemptTimeoutError {
+  return hasBrand(value, "AttemptTimeoutError");
+}
+
+/**
+ * The reason a call stopped when `totalTimeout` ran out; it is the `cause`
+ * of the resulting {@linkcode FailoverError}.
+ *
+ * @example
+ * ```ts
+ * import { TotalTimeoutError } from "@ky-failover/ky-failover";
+ *
+ * console.assert(new TotalTimeoutError(5000).message.includes("5000 ms"));
+ * ```
+ */
+export class TotalTimeoutError extends KyFailoverError {
+  /** The budget that ran out, in ms. */
+  readonly timeoutMs: number;
+
+  /** Creates the error for a budget of `timeoutMs`. */
+  constructor(timeoutMs: number) {
+    super(`total timeout of ${timeoutMs} ms exceeded`);
+    this.name = "TotalTimeoutError";
+    this.timeoutMs = timeoutMs;
+  }
+}
+
+/**
+ * Returns whether `value` is a {@linkcode TotalTimeoutError}.
+ *
+ * @example
+ * ```ts
+ * import { isTotalTimeoutError, TotalTimeoutError } from "@ky-failover/ky-failover";
+ *
+ * console.assert(isTotalTimeoutError(new TotalTimeoutError(1)));
+ * ```
+ */
+export function isTotalTimeoutError(
+  value: unknown,
+): value is TotalTimeoutError {
+  return hasBrand(value, "TotalTimeoutError");
+}
+
+/**
+ * Rejects a request whose absolute URL is not under any endpoint of the pool.
+ * Such a request is never sent: it would otherwise leave with a pool key.
+ *
+ * @example
+ * ```ts
+ * import { OutsidePoolError } from "@ky-failover/ky-failover";
+ *
+ * const error = new OutsidePoolError("https://elsewhere.example/x");
+ * console.assert(error.url === "https://elsewhere.example/x");
+ * ```
+ */
+export class OutsidePoolError extends KyFailoverError {
+  /** The rejected URL (origin and path only, no query). */
+  readonly url: string;
+
+  /** Creates the error for `url`. */
+  constructor(url: string) {
+    super(
+      `${url} is not under the url of any endpoint in the pool; ` +
+        "ky-failover only sends requests to its own endpoints (use a relative path or an endpoint's url)",
+    );
+    this.name = "OutsidePoolError";
+    this.url = url;
+  }
+}
+
+/**
+ * Returns whether `value` is an {@linkcode OutsidePoolError}.
+ *
+ * @example
+ * ```ts
+ * import { isOutsidePoolError, OutsidePoolError } from "@ky-failover/ky-failover";
+ *
+ * console.assert(isOutsidePoolError(new OutsidePoolError("https://x.example/")));
+ * ```
+ */
+export function isOutsidePoolError(value: unknown): value is OutsidePoolError {
+  return hasBrand(value, "OutsidePoolError");
+}
+
+/**
+ * The reason pending calls are aborted, and new ones rejected, once the pool
+ * is closed.
+ *
+ * @example
+ * ```ts
+ * import { ClosedError } from "@ky-failover/ky-failover";
+ *
+ * console.assert(new ClosedError().name === "ClosedError");
+ * ```
+ */
+export class ClosedError extends KyFailoverError {
+  /** Creates the error. */
+  constructor() {
+    super("the failover pool is closed");
+    this.name = "ClosedError";
+  }
+}
+
+/**
+ * Returns whether `value` is a {@linkcode ClosedError}.
+ *
+ * @example
+ * ```ts
+ * import { ClosedError, isClosedError } from "@ky-failover/ky-failover";
+ *
+ * console.assert(isClosedError(new ClosedError()));
+ * ```
+ */
+export function isClosedError(value: unknown): value is ClosedError {
+  return hasBrand(value, "ClosedError");
+}
+
+/** Short, key-free description of an attempt's result, e.g. `HTTP 503`. */
+export function describeAttempt(
+  attempt: Pick<AttemptRecord, "status" | "error">,
+): string {
+  if (attempt.status !== undefined) return `HTTP ${attempt.status}`;
+  return describeError(attempt.error);
+}
+
+/** Short description of an error without its stack. */
+export function describeError(error: unknown): string {
+  if (error instanceof Error || (typeof error === "object" && error !== null)) {
+    const { name, message } = error as Error;
+    if (isKyFailoverError(error)) return String(message);
+    const cause = (error as Error).cause;
+    const causeText = cause instanceof Error && cause.message
+      ? ` (${cause.message})`
+      : "";
+    return `${name ?? "Error"}: ${message}${causeText}`;
+  }
+  return String(error);
+}
+
+function describeFailure(
+  attempts: readonly AttemptRecord[],
+  reason: string | undefined,
+): string {
+  const head = reason ??
+    (attempts.length === 1
+      ? "the only attempt failed"
+      : `all ${attempts.length} attempts failed`);
+  if (attempts.length === 0) return `${head}; no request was sent`;
+  const list = attempts.map((a) =>
+    `${a.endpoint} → ${describeAttempt(a)} (${Math.round(a.durationMs)} ms)`
+  );
+  return `${head}: ${list.join("; ")}`;
+}

@@ -1,0 +1,95 @@
+/**
+ * `createFailover`: one client over a pool of OpenAI-compatible endpoints.
+ *
+ * @module
+ */
+
+import type { KyInstance } from "ky";
+import { checkKyOptions, createKy } from "./_ky.ts";
+import { resolveOptions } from "./_options.ts";
+import { callRequest } from "./_request.ts";
+import { createEngine } from "./engine.ts";
+import type { EndpointStatus, FailoverOptions } from "./types.ts";
+
+/** A standard fetch signature, as the OpenAI SDK, the AI SDK and LangChain take it. */
+export type FetchFunction = (
+  input: RequestInfo | URL,
+  init?: RequestInit,
+) => Promise<Response>;
+
+/** A failover pool, as returned by {@linkcode createFailover}. */
+export interface Failover {
+  /**
+   * A ky instance over the pool. Relative paths (`"chat/completions"`) go to
+   * the picked endpoint; so do absolute URLs under any endpoint's `url`.
+   * Throws `FailoverError` when every attempt failed, and ky's `HTTPError`
+   * for answers that are not failed over (400, 401, 404 …).
+   */
+  readonly ky: KyInstance;
+  /**
+   * A standard `fetch` over the pool, to hand to SDKs. HTTP errors come back
+   * as the final `Response`; it rejects only when the last attempt got no
+   * response (with a `FailoverError`), when the caller aborts (with the
+   * signal's reason) or when the URL is outside the pool (`OutsidePoolError`).
+   */
+  readonly fetch: FetchFunction;
+  /** A key-free snapshot of every endpoint, in configuration order. */
+  status(): EndpointStatus[];
+  /** Aborts pending calls (with `ClosedError`) and stops every timer. Idempotent. */
+  close(): void;
+  /** Same as `close()`, for `using`. */
+  [Symbol.dispose](): void;
+}
+
+/**
+ * Creates a failover pool over OpenAI-compatible endpoints.
+ *
+ * Every call goes to an available endpoint of the best priority tier, picked
+ * by the strategy; network errors, timeouts, 408, 429 and 5xx move the call
+ * to another endpoint at once; other 4xx answers are returned as they are.
+ * Failing endpoints are benched by a circuit breaker, rate-limited ones
+ * until their `Retry-After` passes. Invalid options throw a `TypeError`
+ * naming the field.
+ *
+ * @example Chat completions with ordered backups
+ * ```ts
+ * import { createFailover } from "@ky-failover/ky-failover";
+ *
+ * const api = createFailover({
+ *   endpoints: [
+ *     { name: "primary", url: "https://api.example.ai/v1", apiKey: "sk-a", priority: 1 },
+ *     { name: "hk", url: "https://hk.example.ai/v1", apiKey: "sk-b", priority: 2 },
+ *   ],
+ *   timeout: 10_000,
+ * });
+ * console.assert(api.status()[0].state === "healthy");
+ * // const reply = await api.ky.post("chat/completions", { json: { model, messages } }).json();
+ * api.close();
+ * ```
+ *
+ * @example Hand the pool's fetch to an SDK
+ * ```ts
+ * import { createFailover } from "@ky-failover/ky-failover";
+ *
+ * using api = createFailover({
+ *   endpoints: [{ name: "a", url: "https://a.example.ai/v1", apiKey: "sk-a" }],
+ * });
+ * // new OpenAI({ baseURL: "https://a.example.ai/v1", apiKey: "unused", fetch: api.fetch, maxRetries: 0 });
+ * console.assert(typeof api.fetch === "function");
+ * ```
+ */
+export function createFailover(options: FailoverOptions): Failover {
+  const resolved = resolveOptions(options);
+  checkKyOptions(resolved.kyOptions);
+  const engine = createEngine(resolved);
+  const fetch: FetchFunction = async (input, init) =>
+    engine.run(await callRequest(engine.endpoints, input, init));
+  const ky = createKy(engine, resolved.kyOptions);
+  return {
+    ky,
+    fetch,
+    status: () => engine.status(),
+    close: () => engine.close(),
+    [Symbol.dispose]: () => engine.close(),
+  };
+}

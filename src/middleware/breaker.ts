@@ -1,0 +1,101 @@
+/**
+ * Circuit breaker middleware ("automatic fuse"). Per endpoint:
+ *
+ * - **closed** → **open** after `failureThreshold` consecutive failures
+ *   (network error, per-attempt timeout, 408, 5xx). An open endpoint gets no
+ *   traffic (except in panic mode, when nothing else is available).
+ * - **open** → **half-open** once `cooldown` has passed. One request at a
+ *   time is let through as a probe.
+ * - **half-open** → **closed** when the probe succeeds; → **open** again
+ *   when it fails, with a cooldown of `cooldown × times opened in a row`,
+ *   capped at `maxCooldown`.
+ *
+ * Answers that are not failures (2xx–4xx except 408/429) reset the count.
+ * 429 is neutral: the rate-limit table benches the endpoint instead.
+ *
+ * @module
+ */
+
+import type { Handler } from "../_compose.ts";
+import type { Attempt } from "../_context.ts";
+import type { Endpoint } from "../_endpoint.ts";
+import type { Pool } from "../_pool.ts";
+import type { BreakerState } from "../types.ts";
+
+function transition(
+  pool: Pool,
+  endpoint: Endpoint,
+  to: BreakerState,
+  cooldownMs?: number,
+): void {
+  const from = endpoint.breaker;
+  endpoint.breaker = to;
+  if (pool.listening) {
+    pool.emit({
+      type: "breaker",
+      endpoint: endpoint.name,
+      from,
+      to,
+      ...(cooldownMs === undefined ? {} : { cooldownMs }),
+    });
+  }
+}
+
+/** Moves an open breaker whose cooldown has passed to half-open. */
+export function refreshBreaker(
+  pool: Pool,
+  endpoint: Endpoint,
+  now: number,
+): void {
+  if (endpoint.breaker === "open" && now >= endpoint.openUntil) {
+    transition(pool, endpoint, "half-open");
+  }
+}
+
+/** Applies an attempt's health verdict to the endpoint's breaker. */
+export function recordHealth(
+  pool: Pool,
+  endpoint: Endpoint,
+  health: "success" | "failure" | "neutral",
+  now: number,
+): void {
+  const settings = pool.options.breaker;
+  if (settings === false || health === "neutral") return;
+  if (health === "success") {
+    endpoint.timesOpened = 0;
+    if (endpoint.breaker !== "closed") transition(pool, endpoint, "closed");
+    return;
+  }
+  const reopen = endpoint.breaker === "half-open";
+  const trip = endpoint.breaker === "closed" &&
+    endpoint.consecutiveFailures >= settings.failureThreshold;
+  if (!reopen && !trip) return;
+  endpoint.timesOpened += 1;
+  const cooldown = Math.min(
+    settings.cooldown * endpoint.timesOpened,
+    settings.maxCooldown,
+  );
+  endpoint.openUntil = now + cooldown;
+  transition(pool, endpoint, "open", cooldown);
+}
+
+/**
+ * The breaker middleware: takes the half-open probe permit before the
+ * attempt and feeds the attempt's health verdict to the breaker after it.
+ */
+export function breaker(pool: Pool): Handler<Attempt> {
+  const clock = pool.options.clock;
+  return async (ctx, next) => {
+    const endpoint = ctx.target!;
+    if (endpoint.breaker === "half-open" && !endpoint.probeInFlight) {
+      endpoint.probeInFlight = true;
+      ctx.probe = true;
+    }
+    try {
+      await next();
+    } finally {
+      if (ctx.probe) endpoint.probeInFlight = false;
+    }
+    recordHealth(pool, endpoint, ctx.health, clock.now());
+  };
+}

@@ -1,0 +1,93 @@
+/**
+ * Health gate middleware: decides which endpoints the picker may choose for
+ * this attempt.
+ *
+ * Candidates are the endpoints not yet tried in this call whose breaker lets
+ * traffic through and that are not rate-limited, from the best (lowest)
+ * priority tier that has any. When none is available:
+ *
+ * - if the endpoint that recovers soonest is rate-limited and its wait fits
+ *   in what is left of `totalTimeout`, wait for it (the only time a call
+ *   sleeps);
+ * - otherwise try the soonest-recovering endpoint whose breaker is open
+ *   anyway (**panic mode**): a guess of ours should not fail a call without
+ *   a request;
+ * - a rate limit that outlasts the budget ends the call with a
+ *   `FailoverError` that says so.
+ *
+ * Once every endpoint has been tried and attempts remain (`maxAttempts`),
+ * the endpoints become eligible again.
+ *
+ * @module
+ */
+
+import type { Handler } from "../_compose.ts";
+import type { Attempt } from "../_context.ts";
+import type { Endpoint } from "../_endpoint.ts";
+import type { Pool } from "../_pool.ts";
+import { sleep } from "../_sleep.ts";
+import { refreshBreaker } from "./breaker.ts";
+
+function soonestFirst(now: number) {
+  return (a: Endpoint, b: Endpoint) =>
+    a.availableAt(now) - b.availableAt(now) || a.priority - b.priority ||
+    a.index - b.index;
+}
+
+/** The health gate middleware. */
+export function healthGate(pool: Pool): Handler<Attempt> {
+  const clock = pool.options.clock;
+  return async (ctx, next) => {
+    const call = ctx.call;
+    const signal = call.controller.signal;
+    for (;;) {
+      if (signal.aborted) {
+        ctx.verdict = "aborted";
+        return;
+      }
+      const now = clock.now();
+      for (const endpoint of pool.endpoints) {
+        refreshBreaker(pool, endpoint, now);
+      }
+      if (call.tried.size >= pool.endpoints.length) call.tried.clear();
+
+      for (const tier of pool.tiers) {
+        const candidates = tier.filter((e) =>
+          !call.tried.has(e.name) && e.isAvailable(now)
+        );
+        if (candidates.length > 0) {
+          ctx.candidates = candidates;
+          return next();
+        }
+      }
+
+      const untried = pool.endpoints.filter((e) => !call.tried.has(e.name))
+        .sort(soonestFirst(now));
+      const soonest = untried[0];
+      if (soonest.limitedUntil > now && soonest.breaker !== "open") {
+        const wait = soonest.limitedUntil - now;
+        if (now + wait <= call.deadline) {
+          try {
+            await sleep(clock, wait, signal);
+          } catch {
+            ctx.verdict = "aborted";
+            return;
+          }
+          continue;
+        }
+      }
+      const panic = untried.find((e) => e.limitedUntil <= now);
+      if (panic === undefined) {
+        call.exhaustedReason =
+          `every endpoint is rate-limited past the remaining totalTimeout (${soonest.name} for ${
+            soonest.limitedUntil - now
+          } ms)`;
+        ctx.verdict = "exhausted";
+        return;
+      }
+      ctx.candidates = [panic];
+      ctx.panic = true;
+      return next();
+    }
+  };
+}

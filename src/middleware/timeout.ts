@@ -1,0 +1,45 @@
+/**
+ * Per-attempt timeout middleware. Each attempt gets its own AbortSignal that
+ * aborts when `timeout` ms pass without response headers (reason: an
+ * `AttemptTimeoutError` naming the endpoint), when the call is cancelled by
+ * the caller, when `totalTimeout` runs out, or when the pool is closed.
+ *
+ * The timer stops at response headers: reading the body is not bounded by
+ * it. A successful attempt stays linked to the call, so cancelling the
+ * caller's signal still cancels the body download.
+ *
+ * @module
+ */
+
+import type { Handler } from "../_compose.ts";
+import type { Attempt } from "../_context.ts";
+import type { Pool } from "../_pool.ts";
+import { AttemptTimeoutError } from "../errors.ts";
+
+/** The per-attempt timeout middleware. */
+export function attemptTimeout(pool: Pool): Handler<Attempt> {
+  const { timeout, clock } = pool.options;
+  return async (ctx, next) => {
+    const callSignal = ctx.call.controller.signal;
+    const controller = new AbortController();
+    const onCallAbort = () => controller.abort(callSignal.reason);
+    callSignal.addEventListener("abort", onCallAbort, { once: true });
+    let timer: unknown;
+    if (timeout !== false) {
+      const name = ctx.target!.name;
+      timer = clock.setTimeout(
+        () => controller.abort(new AttemptTimeoutError(name, timeout)),
+        timeout,
+      );
+    }
+    ctx.signal = controller.signal;
+    try {
+      await next();
+    } finally {
+      if (timer !== undefined) clock.clearTimeout(timer);
+      if (ctx.verdict !== "success" && ctx.verdict !== "final") {
+        callSignal.removeEventListener("abort", onCallAbort);
+      }
+    }
+  };
+}

@@ -1,0 +1,328 @@
+/**
+ * Public types of ky-failover: the options a pool is built from, the events it
+ * reports, the status it exposes and the middleware contract.
+ *
+ * @module
+ */
+
+import type { Options as KyOptions } from "ky";
+
+/**
+ * One endpoint of the pool: a region or a provider that speaks the same API.
+ *
+ * @example A primary region with two ordered backups
+ * ```ts
+ * import type { EndpointOptions } from "@ky-failover/ky-failover";
+ *
+ * const endpoints: EndpointOptions[] = [
+ *   { name: "primary", url: "https://api.example.ai/v1", apiKey: "sk-a", priority: 1 },
+ *   { name: "hk", url: "https://hk.example.ai/v1", apiKey: "sk-b", priority: 2 },
+ *   { name: "sg", url: "https://sg.example.ai/v1", apiKey: "sk-c", priority: 3 },
+ * ];
+ * ```
+ */
+export interface EndpointOptions {
+  /** Unique name, used in events, errors and {@linkcode EndpointStatus}. */
+  name: string;
+  /**
+   * Base URL of the API, e.g. `https://api.openai.com/v1`. Request paths are
+   * appended to it. Query parameters on it (e.g. `?api-version=…`) are sent
+   * with every request to this endpoint.
+   */
+  url: string | URL;
+  /**
+   * Secret sent as `Authorization: Bearer <apiKey>` to this endpoint only.
+   * It never appears in an error, an event or {@linkcode EndpointStatus}.
+   */
+  apiKey?: string;
+  /**
+   * Extra headers sent to this endpoint only (e.g. `x-api-key`,
+   * `api-key`, an organisation header). Treated as secret like `apiKey`.
+   */
+  headers?: HeadersInit;
+  /**
+   * Tier of the endpoint; lower is preferred. Traffic stays in the best tier
+   * that has an available endpoint. Default `1`.
+   */
+  priority?: number;
+  /**
+   * Relative share of traffic inside its tier for the `"weighted"` strategy.
+   * `0` means "only when no other endpoint of the tier is available".
+   * Default `1`.
+   */
+  weight?: number;
+}
+
+/** Circuit breaker settings; see {@linkcode FailoverOptions.breaker}. */
+export interface BreakerOptions {
+  /** Consecutive failures that open the breaker. Default `3`. */
+  failureThreshold?: number;
+  /** How long an opened breaker keeps the endpoint out, in ms. Default `60_000`. */
+  cooldown?: number;
+  /**
+   * Upper bound for the cooldown, which grows as `cooldown × times opened in a
+   * row` each time a half-open probe fails. Default `300_000` (5 min).
+   */
+  maxCooldown?: number;
+}
+
+/** Rate-limit (429) settings; see {@linkcode FailoverOptions.rateLimit}. */
+export interface RateLimitOptions {
+  /**
+   * How long to keep an endpoint out of rotation after a 429 that carries no
+   * `retry-after-ms` / `Retry-After` header, in ms. Default `1_000`.
+   */
+  fallbackDelay?: number;
+  /** Cap on any server-provided retry delay, in ms. Default `60_000`. */
+  maxDelay?: number;
+}
+
+/**
+ * A time source and timer facility. Inject one to drive time in tests; the
+ * default uses `Date.now`, `setTimeout` and `clearTimeout`.
+ *
+ * @example A clock that delegates to the real one
+ * ```ts
+ * import type { Clock } from "@ky-failover/ky-failover";
+ *
+ * const clock: Clock = {
+ *   now: () => Date.now(),
+ *   setTimeout: (fn, ms) => setTimeout(fn, ms),
+ *   clearTimeout: (id) => clearTimeout(id as number),
+ * };
+ * ```
+ */
+export interface Clock {
+  /** Current time in milliseconds. */
+  now(): number;
+  /** Runs `fn` once after `ms` milliseconds; returns a handle for `clearTimeout`. */
+  setTimeout(fn: () => void, ms: number): unknown;
+  /** Cancels a timer created by `setTimeout`. */
+  clearTimeout(handle: unknown): void;
+}
+
+/** Public, key-free view of an endpoint, handed to pickers and middleware. */
+export interface EndpointInfo {
+  /** Unique name of the endpoint. */
+  readonly name: string;
+  /** Base URL of the endpoint, without a trailing slash. */
+  readonly url: string;
+  /** Tier; lower is preferred. */
+  readonly priority: number;
+  /** Share of traffic inside the tier for the weighted strategy. */
+  readonly weight: number;
+}
+
+/** What a custom picker gets besides the candidates. */
+export interface PickContext {
+  /** 1-based number of the attempt inside the current call. */
+  readonly attempt: number;
+  /** Names of the endpoints already tried in this call. */
+  readonly tried: ReadonlySet<string>;
+  /** The pool's random source (seedable through {@linkcode FailoverOptions.random}). */
+  readonly random: () => number;
+}
+
+/**
+ * A custom strategy: choose one of `candidates` (all available, untried and
+ * of the best tier, in configuration order, never empty). Return the chosen
+ * endpoint or its name.
+ */
+export type PickerFunction = (
+  candidates: readonly EndpointInfo[],
+  context: PickContext,
+) => EndpointInfo | string;
+
+/** How an endpoint is chosen inside the best available tier. */
+export type Strategy = "round-robin" | "weighted" | "priority" | PickerFunction;
+
+/** State of an endpoint as reported by {@linkcode EndpointStatus}. */
+export type EndpointState = "healthy" | "open" | "half-open" | "rate-limited";
+
+/** State of a circuit breaker. */
+export type BreakerState = "closed" | "open" | "half-open";
+
+/** A snapshot of one endpoint, as returned by `status()`. Never holds a key. */
+export interface EndpointStatus {
+  /** Name of the endpoint. */
+  name: string;
+  /** Base URL of the endpoint (as configured, without a trailing slash). */
+  url: string;
+  /** Tier of the endpoint. */
+  priority: number;
+  /** Weight of the endpoint. */
+  weight: number;
+  /** Current state. `"rate-limited"` wins over `"healthy"` while a 429 benches it. */
+  state: EndpointState;
+  /** Failures since the last success (what the breaker counts). */
+  consecutiveFailures: number;
+  /** Attempts sent to this endpoint. */
+  requests: number;
+  /** Attempts that failed (network error, timeout, 408, 5xx). */
+  failures: number;
+  /** Attempts in flight right now (waiting for response headers). */
+  inFlight: number;
+  /** Exponentially weighted mean time to response headers, in ms; `undefined` before the first answer. */
+  latencyMs: number | undefined;
+  /** Time to headers of the last answer, in ms. */
+  lastLatencyMs: number | undefined;
+  /** Short description of the last failure, e.g. `"HTTP 503"` or `"timed out after 30000 ms"`. */
+  lastError: string | undefined;
+  /** Clock time of the last failure. */
+  lastErrorAt: number | undefined;
+  /** Clock time when an open or rate-limited endpoint becomes available again. */
+  availableAt: number | undefined;
+}
+
+/** One attempt of a call, as kept in {@linkcode FailoverError.attempts} and events. */
+export interface AttemptRecord {
+  /** Name of the endpoint the attempt went to. */
+  endpoint: string;
+  /** HTTP status, when a response arrived. */
+  status?: number;
+  /** Why the attempt got no response (network error, timeout …). */
+  error?: unknown;
+  /** Time from sending to response headers (or failure), in ms. */
+  durationMs: number;
+}
+
+/** Why an attempt was counted as it was. */
+export type AttemptOutcome =
+  | "success"
+  | "final"
+  | "failover"
+  | "rate-limited"
+  | "aborted";
+
+/**
+ * Everything ky-failover reports through {@linkcode FailoverOptions.onEvent}.
+ * Events name endpoints; they never carry keys or headers.
+ */
+export type FailoverEvent =
+  | {
+    /** An attempt finished (with a response or an error). */
+    type: "attempt";
+    endpoint: string;
+    attempt: number;
+    method: string;
+    path: string;
+    status?: number;
+    error?: unknown;
+    durationMs: number;
+    outcome: AttemptOutcome;
+    /** The endpoint was tried although unavailable, because nothing else was. */
+    panic: boolean;
+  }
+  | {
+    /** A call moves from a failed endpoint to another one. */
+    type: "failover";
+    from: string;
+    to: string;
+    attempt: number;
+    reason: string;
+  }
+  | {
+    /** A circuit breaker changed state. */
+    type: "breaker";
+    endpoint: string;
+    from: BreakerState;
+    to: BreakerState;
+    /** For `to: "open"`: how long it stays open, in ms. */
+    cooldownMs?: number;
+  }
+  | {
+    /** An endpoint answered 429 (or 503 with a retry header) and is benched. */
+    type: "rate-limit";
+    endpoint: string;
+    status: number;
+    delayMs: number;
+    until: number;
+  }
+  | {
+    /** A call succeeded (or got a final, non-failover answer). */
+    type: "success";
+    endpoint: string;
+    status: number;
+    attempts: number;
+    durationMs: number;
+  }
+  | {
+    /** A call failed: every attempt failed, or time ran out. */
+    type: "failure";
+    attempts: readonly AttemptRecord[];
+    error: Error;
+    durationMs: number;
+  };
+
+/**
+ * The per-attempt context that flows through the middleware chain. User
+ * middleware sees the picked endpoint and may change `headers`, set
+ * `response` itself (short-circuit) or observe the result after `next()`.
+ */
+export interface AttemptContext {
+  /** 1-based attempt number inside the call. */
+  readonly attempt: number;
+  /** HTTP method, upper-case. */
+  readonly method: string;
+  /** Path and query relative to the endpoint's base URL, e.g. `/chat/completions`. */
+  readonly path: string;
+  /** Caller headers for this attempt (endpoint credentials are added after the chain). */
+  headers: Headers;
+  /** The picked endpoint (set by the picker; `undefined` before it runs). */
+  endpoint: EndpointInfo | undefined;
+  /** Aborts when this attempt times out, the call is cancelled or the pool closes. */
+  signal: AbortSignal;
+  /** Response of the attempt, once there is one. */
+  response: Response | undefined;
+  /** Error of the attempt, when there is no response. */
+  error: unknown;
+}
+
+/**
+ * A middleware: run code around each attempt. Call `next()` once to continue
+ * down the chain; code after it sees `ctx.response` / `ctx.error`.
+ *
+ * @example Add a request id to every attempt
+ * ```ts
+ * import type { Middleware } from "@ky-failover/ky-failover";
+ *
+ * const requestId: Middleware = async (ctx, next) => {
+ *   ctx.headers.set("x-request-id", crypto.randomUUID());
+ *   await next();
+ * };
+ * ```
+ */
+export type Middleware = (
+  ctx: AttemptContext,
+  next: () => Promise<void>,
+) => Promise<void> | void;
+
+/** Options of {@linkcode createFailover}. */
+export interface FailoverOptions {
+  /** The pool. At least one endpoint; names must be unique. */
+  endpoints: readonly EndpointOptions[];
+  /** How to pick inside the best tier. Default `"round-robin"`. */
+  strategy?: Strategy;
+  /** Per-attempt timeout to response headers, in ms, or `false`. Default `30_000`. */
+  timeout?: number | false;
+  /** Budget for the whole call (all attempts and waits), in ms, or `false`. Default `false`. */
+  totalTimeout?: number | false;
+  /** Attempts per call. Default: the number of endpoints, at least 2. */
+  maxAttempts?: number;
+  /** Circuit breaker, or `false` to never bench an endpoint for failures. */
+  breaker?: BreakerOptions | false;
+  /** How 429 answers bench an endpoint. */
+  rateLimit?: RateLimitOptions;
+  /** Receives every {@linkcode FailoverEvent}. Exceptions it throws are ignored. */
+  onEvent?: (event: FailoverEvent) => void;
+  /** Extra middleware, run for each attempt just before the request is sent. */
+  middleware?: readonly Middleware[];
+  /** Time source and timers. Default: the real clock. */
+  clock?: Clock;
+  /** Random source in [0, 1). Default `Math.random`. */
+  random?: () => number;
+  /** The underlying fetch. Default `globalThis.fetch`. */
+  fetch?: typeof fetch;
+  /** Extra ky defaults for `failover.ky` (hooks, headers, `throwHttpErrors` …). */
+  kyOptions?: KyOptions;
+}

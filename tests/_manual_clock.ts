@@ -1,0 +1,65 @@
+// A manual clock for deterministic tests: time only moves when a test calls
+// advance(), which fires due timers in order.
+
+import type { Clock } from "../mod.ts";
+
+interface Timer {
+  id: number;
+  at: number;
+  fn: () => void;
+}
+
+/** A Clock whose time is moved by hand. */
+export class ManualClock implements Clock {
+  #now: number;
+  #timers: Timer[] = [];
+  #nextId = 1;
+
+  constructor(start = Date.UTC(2026, 10, 26, 12, 0, 0)) {
+    this.#now = start;
+  }
+
+  now = (): number => this.#now;
+
+  setTimeout = (fn: () => void, ms: number): unknown => {
+    const timer = { id: this.#nextId++, at: this.#now + Math.max(0, ms), fn };
+    this.#timers.push(timer);
+    return timer.id;
+  };
+
+  clearTimeout = (handle: unknown): void => {
+    this.#timers = this.#timers.filter((t) => t.id !== handle);
+  };
+
+  /** Number of timers not yet fired or cleared. */
+  get pending(): number {
+    return this.#timers.length;
+  }
+
+  /** Moves time forward by `ms`, firing every timer that falls due, in order. */
+  advance(ms: number): void {
+    const target = this.#now + ms;
+    for (;;) {
+      const due = this.#timers
+        .filter((t) => t.at <= target)
+        .sort((a, b) => a.at - b.at || a.id - b.id)[0];
+      if (due === undefined) break;
+      this.#timers = this.#timers.filter((t) => t !== due);
+      this.#now = due.at;
+      due.fn();
+    }
+    this.#now = target;
+  }
+}
+
+/** A seedable PRNG (mulberry32) returning numbers in [0, 1). */
+export function seededRandom(seed: number): () => number {
+  let a = seed >>> 0;
+  return () => {
+    a = (a + 0x6d2b79f5) >>> 0;
+    let t = a;
+    t = Math.imul(t ^ (t >>> 15), t | 1);
+    t ^= t + Math.imul(t ^ (t >>> 7), t | 61);
+    return ((t ^ (t >>> 14)) >>> 0) / 4294967296;
+  };
+}

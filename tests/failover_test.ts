@@ -1,0 +1,380 @@
+// Which failures move a call to another endpoint, and which do not.
+
+import { assert, test } from "./_harness.ts";
+import { ManualClock } from "./_manual_clock.ts";
+import { endpointsFor, mockRegions } from "./_msw_regions.ts";
+import {
+  createFailover,
+  type FailoverEvent,
+  isAttemptTimeoutError,
+  isFailoverError,
+  isOutsidePoolError,
+} from "../mod.ts";
+import { isHTTPError } from "ky";
+
+const NAMES = ["primary", "hk", "sg"];
+const chat = { model: "gpt-4.1", messages: [{ role: "user", content: "hi" }] };
+
+function pool(clock = new ManualClock(), extra = {}) {
+  return createFailover({
+    endpoints: endpointsFor(NAMES, (_, i) => ({ priority: i + 1 })),
+    clock,
+    ...extra,
+  });
+}
+
+for (
+  const [label, mode] of [
+    ["network error", "error"],
+    ["500", { status: 500 }],
+    ["502", { status: 502 }],
+    ["503", { status: 503 }],
+    ["504", { status: 504 }],
+    ["408", { status: 408 }],
+    ["429", { status: 429 }],
+  ] as const
+) {
+  test(`a ${label} on the primary fails over to the next region`, async () => {
+    using regions = mockRegions(NAMES);
+    regions.set("primary", mode);
+    using api = pool();
+    const reply = await api.ky.post("chat/completions", { json: chat }).json<
+      { region: string; echo: unknown }
+    >();
+    assert.equal(reply.region, "hk");
+    assert.deepEqual(reply.echo, chat);
+    assert.deepEqual(regions.counts(), { primary: 1, hk: 1, sg: 0 });
+  });
+}
+
+for (const status of [400, 401, 403, 404, 409, 413, 422]) {
+  test(`a ${status} is returned at once and does not count against health`, async () => {
+    using regions = mockRegions(NAMES);
+    regions.set("primary", { status });
+    using api = pool();
+    const response = await api.fetch("chat/completions", {
+      method: "POST",
+      body: JSON.stringify(chat),
+    });
+    assert.equal(response.status, status);
+    await response.body?.cancel();
+    assert.deepEqual(regions.counts(), { primary: 1, hk: 0, sg: 0 });
+    const primary = api.status()[0];
+    assert.equal(primary.failures, 0);
+    assert.equal(primary.consecutiveFailures, 0);
+    assert.equal(primary.state, "healthy");
+
+    const error = await api.ky.post("chat/completions", { json: chat }).then(
+      () => undefined,
+      (e) => e,
+    );
+    assert.ok(isHTTPError(error), "ky mode throws ky's HTTPError");
+    assert.equal(error.response.status, status);
+    assert.deepEqual(regions.counts(), { primary: 2, hk: 0, sg: 0 });
+  });
+}
+
+test("a hanging primary is abandoned after the per-attempt timeout", async () => {
+  const clock = new ManualClock();
+  using regions = mockRegions(NAMES, clock);
+  regions.set("primary", "hang");
+  const events: FailoverEvent[] = [];
+  using api = pool(clock, {
+    timeout: 5_000,
+    onEvent: (e: FailoverEvent) => events.push(e),
+  });
+  const call = api.fetch("https://primary.example.ai/v1/models");
+  await regions.received("primary", 1);
+  clock.advance(4_999);
+  assert.equal(regions.get("hk").received.length, 0, "not before the timeout");
+  clock.advance(1);
+  const response = await call;
+  assert.equal(((await response.json()) as { region: string }).region, "hk");
+  const attempt = events.find((e) =>
+    e.type === "attempt" && e.endpoint === "primary"
+  );
+  assert.ok(attempt?.type === "attempt");
+  assert.ok(isAttemptTimeoutError(attempt.error));
+  assert.equal(attempt.durationMs, 5_000);
+  assert.equal(api.status()[0].lastError, "primary timed out after 5000 ms");
+  assert.equal(clock.pending, 0, "no timer left behind");
+});
+
+test("a slow answer within the timeout is waited for", async () => {
+  const clock = new ManualClock();
+  using regions = mockRegions(NAMES, clock);
+  regions.set("primary", { slow: 2_000 });
+  using api = pool(clock, { timeout: 5_000 });
+  const call = api.fetch("models");
+  await regions.received("primary", 1);
+  clock.advance(2_000);
+  const response = await call;
+  assert.equal(
+    ((await response.json()) as { region: string }).region,
+    "primary",
+  );
+  assert.equal(api.status()[0].latencyMs, 2_000);
+  assert.deepEqual(regions.counts(), { primary: 1, hk: 0, sg: 0 });
+});
+
+test("x-should-retry: true fails over a 409, x-should-retry: false stops a 500", async () => {
+  using regions = mockRegions(NAMES);
+  using api = pool();
+  regions.set("primary", {
+    status: 409,
+    headers: { "x-should-retry": "true" },
+  });
+  const moved = await api.fetch("models");
+  assert.equal(moved.status, 200);
+  await moved.body?.cancel();
+  assert.deepEqual(regions.counts(), { primary: 1, hk: 1, sg: 0 });
+
+  regions.set("primary", {
+    status: 500,
+    headers: { "x-should-retry": "false" },
+  });
+  const kept = await api.fetch("models");
+  assert.equal(kept.status, 500);
+  await kept.body?.cancel();
+  assert.deepEqual(regions.counts(), { primary: 2, hk: 1, sg: 0 });
+});
+
+test("every region down: ky rejects with a FailoverError listing each attempt", async () => {
+  using regions = mockRegions(NAMES);
+  regions.set("primary", "error");
+  regions.set("hk", { status: 503 });
+  regions.set("sg", { status: 502 });
+  using api = pool();
+  const error = await api.ky.post("chat/completions", { json: chat }).then(
+    () => undefined,
+    (e) => e,
+  );
+  assert.ok(isFailoverError(error));
+  assert.deepEqual(error.attempts.map((a) => [a.endpoint, a.status]), [
+    ["primary", undefined],
+    ["hk", 503],
+    ["sg", 502],
+  ]);
+  assert.ok(error.attempts[0].error instanceof TypeError);
+  assert.ok(error.attempts.every((a) => typeof a.durationMs === "number"));
+  assert.equal(error.response?.status, 502);
+  assert.ok(
+    isHTTPError(error.cause),
+    "the cause is ky's HTTPError of the last answer",
+  );
+  assert.match(
+    error.message,
+    /all 3 attempts failed: primary → TypeError.*; hk → HTTP 503 .*; sg → HTTP 502/,
+  );
+});
+
+test("every region down: fetch returns the last HTTP answer, rejects when there is none", async () => {
+  using regions = mockRegions(NAMES);
+  regions.set("primary", "error");
+  regions.set("hk", { status: 503 });
+  regions.set("sg", { status: 502 });
+  using api = pool(new ManualClock(), { breaker: false });
+  const response = await api.fetch("models");
+  assert.equal(response.status, 502);
+  assert.equal(
+    ((await response.json()) as { error: { message: string } }).error.message,
+    "sg says 502",
+  );
+
+  regions.set("sg", "error");
+  const error = await api.fetch("models").then(() => undefined, (e) => e);
+  assert.ok(isFailoverError(error));
+  assert.equal(error.attempts.length, 3);
+  assert.equal(error.response, undefined);
+  assert.ok(error.cause instanceof TypeError);
+});
+
+test("POST bodies are replayed intact on every attempt, from any body type", async () => {
+  using regions = mockRegions(NAMES);
+  regions.set("primary", { status: 500 });
+  regions.set("hk", { status: 502 });
+  using api = pool(new ManualClock(), { breaker: false });
+  const text = JSON.stringify(chat);
+  const bodies: [string, () => BodyInit][] = [
+    ["string", () => text],
+    ["Uint8Array", () => new TextEncoder().encode(text)],
+    ["Blob", () => new Blob([text])],
+    ["ReadableStream", () => new Response(text).body!],
+  ];
+  for (const [label, body] of bodies) {
+    for (const r of NAMES) regions.get(r).received.length = 0;
+    const response = await api.fetch("chat/completions", {
+      method: "POST",
+      headers: { "content-type": "application/json" },
+      body: body(),
+    });
+    assert.equal(response.status, 200, label);
+    await response.body?.cancel();
+    for (const r of NAMES) {
+      assert.deepEqual(
+        regions.get(r).received.map((x) => x.body),
+        [text],
+        `${label} at ${r}`,
+      );
+    }
+  }
+  // A Request with a body is replayed too.
+  const response = await api.fetch(
+    new Request("https://primary.example.ai/v1/chat/completions", {
+      method: "POST",
+      body: text,
+    }),
+  );
+  assert.equal(response.status, 200);
+  await response.body?.cancel();
+  assert.equal(regions.get("sg").received.at(-1)?.body, text);
+});
+
+test("each endpoint receives only its own key; caller credentials never leave", async () => {
+  using regions = mockRegions(NAMES);
+  regions.set("primary", { status: 500 });
+  regions.set("hk", "error");
+  using api = createFailover({
+    endpoints: [
+      {
+        name: "primary",
+        url: "https://primary.example.ai/v1",
+        apiKey: "sk-primary",
+        priority: 1,
+      },
+      {
+        name: "hk",
+        url: "https://hk.example.ai/v1",
+        apiKey: "sk-hk",
+        priority: 2,
+      },
+      {
+        name: "sg",
+        url: "https://sg.example.ai/v1",
+        headers: { "x-api-key": "sg-secret" },
+        priority: 3,
+      },
+    ],
+  });
+  const response = await api.fetch("https://primary.example.ai/v1/models", {
+    headers: {
+      authorization: "Bearer sdk-key",
+      "x-api-key": "sdk-x",
+      "x-trace": "1",
+    },
+  });
+  assert.equal(response.status, 200);
+  await response.body?.cancel();
+  const seen = (name: string) => regions.get(name).received[0];
+  assert.equal(seen("primary").authorization, "Bearer sk-primary");
+  assert.equal(seen("hk").authorization, "Bearer sk-hk");
+  assert.equal(seen("sg").authorization, null);
+  assert.equal(seen("sg").headers.get("x-api-key"), "sg-secret");
+  assert.equal(seen("primary").headers.get("x-api-key"), null);
+  for (const name of NAMES) {
+    assert.equal(seen(name).headers.get("x-trace"), "1");
+  }
+  const all = regions.get("primary").received.concat(
+    regions.get("hk").received,
+  );
+  assert.ok(
+    all.every((r) => !JSON.stringify([...r.headers]).includes("sg-secret")),
+  );
+});
+
+test("a URL outside the pool is rejected and never sent", async () => {
+  using regions = mockRegions([...NAMES, "elsewhere"]);
+  using api = pool();
+  const error = await api.fetch("https://elsewhere.example.ai/v1/models").then(
+    () => undefined,
+    (e) => e,
+  );
+  assert.ok(isOutsidePoolError(error));
+  assert.match(
+    error.message,
+    /elsewhere\.example\.ai\/v1\/models is not under/,
+  );
+  const sibling = await api.fetch("https://primary.example.ai/v10/models").then(
+    () => undefined,
+    (e) => e,
+  );
+  assert.ok(
+    isOutsidePoolError(sibling),
+    "a path that only shares a prefix is outside",
+  );
+  const viaKy = await api.ky.get("https://elsewhere.example.ai/v1/models").then(
+    () => undefined,
+    (e) => e,
+  );
+  assert.ok(isOutsidePoolError(viaKy));
+  assert.deepEqual(regions.counts(), {
+    primary: 0,
+    hk: 0,
+    sg: 0,
+    elsewhere: 0,
+  });
+});
+
+test("any endpoint's URL, a relative path or a leading slash all reach the picked endpoint", async () => {
+  using regions = mockRegions(NAMES);
+  using api = pool();
+  for (
+    const input of [
+      "models?x=1",
+      "/models?x=1",
+      "https://sg.example.ai/v1/models?x=1",
+      new URL("https://hk.example.ai/v1/models?x=1"),
+    ]
+  ) {
+    const response = await api.fetch(input);
+    assert.equal(
+      ((await response.json()) as { path: string }).path,
+      "/v1/models",
+    );
+  }
+  assert.deepEqual(
+    regions.get("primary").received.map((r) => r.path),
+    Array(4).fill("/v1/models?x=1"),
+  );
+});
+
+test("query parameters of an endpoint's url are sent with every request", async () => {
+  using regions = mockRegions(["azure"]);
+  using api = createFailover({
+    endpoints: [{
+      name: "azure",
+      url: "https://azure.example.ai/v1?api-version=2024-10",
+      apiKey: "k",
+    }],
+  });
+  await (await api.fetch("chat/completions?stream=false", {
+    method: "POST",
+    body: "{}",
+  })).body?.cancel();
+  await (await api.fetch("models")).body?.cancel();
+  assert.deepEqual(regions.get("azure").received.map((r) => r.path), [
+    "/v1/chat/completions?api-version=2024-10&stream=false",
+    "/v1/models?api-version=2024-10",
+  ]);
+  assert.equal(
+    api.status()[0].url,
+    "https://azure.example.ai/v1?api-version=2024-10",
+  );
+});
+
+test("maxAttempts bounds the attempts; a single endpoint is retried once by default", async () => {
+  using regions = mockRegions(NAMES);
+  for (const name of NAMES) regions.set(name, { status: 500 });
+  using two = pool(new ManualClock(), { maxAttempts: 2, breaker: false });
+  const response = await two.fetch("models");
+  assert.equal(response.status, 500);
+  await response.body?.cancel();
+  assert.deepEqual(regions.counts(), { primary: 1, hk: 1, sg: 0 });
+
+  using one = createFailover({
+    endpoints: endpointsFor(["sg"]),
+    breaker: false,
+  });
+  await (await one.fetch("models")).body?.cancel();
+  assert.equal(regions.get("sg").received.length, 2);
+});
