@@ -55,7 +55,7 @@ export class Endpoint {
     this.weight = resolved.weight;
     this.info = Object.freeze({
       name: resolved.name,
-      url: resolved.display,
+      url: resolved.base,
       priority: resolved.priority,
       weight: resolved.weight,
     });
@@ -88,10 +88,15 @@ export class Endpoint {
   }
 
   status(now: number): EndpointStatus {
+    // A pure read: an open breaker whose cooldown has passed shows as
+    // half-open even before traffic moves it there; a rate limit shows
+    // unless the breaker is open.
     let state: EndpointState = this.breaker === "closed"
       ? "healthy"
-      : this.breaker;
-    if (state === "healthy" && this.limitedUntil > now) state = "rate-limited";
+      : this.breaker === "open" && now < this.openUntil
+      ? "open"
+      : "half-open";
+    if (state !== "open" && this.limitedUntil > now) state = "rate-limited";
     const availableAt = this.availableAt(now);
     return {
       name: this.name,

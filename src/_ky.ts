@@ -4,7 +4,11 @@
 // engine owns attempts and timeouts. A `beforeError` hook turns the
 // HTTPError of a call whose every attempt failed into a FailoverError.
 
-import ky, { type KyInstance, type Options as KyOptions } from "ky";
+import ky, {
+  isHTTPError,
+  type KyInstance,
+  type Options as KyOptions,
+} from "ky";
 import { callRequest } from "./_request.ts";
 import type { Engine } from "./engine.ts";
 import { FailoverError } from "./errors.ts";
@@ -65,11 +69,21 @@ export function createKy(
     hooks: {
       ...userHooks,
       beforeError: [
-        ({ error }) => {
-          const response = (error as { response?: Response }).response;
-          const attempts = response && engine.attemptsOf(response);
-          return attempts
-            ? new FailoverError(attempts, { cause: error, response })
+        ({ error, request }) => {
+          if (!isHTTPError(error)) return error;
+          const response = error.response;
+          // ky names the URL it built (under the first endpoint); name the
+          // endpoint that actually answered.
+          if (response.url && response.url !== request.url) {
+            error.message = error.message.replace(request.url, response.url);
+          }
+          const failure = engine.failureOf(response);
+          return failure
+            ? new FailoverError(failure.attempts, {
+              cause: error,
+              response,
+              reason: failure.reason,
+            })
             : error;
         },
         ...(userHooks?.beforeError ?? []),

@@ -39,8 +39,6 @@ export interface ResolvedEndpoint {
   name: string;
   /** Normalised base URL without trailing slash or query. */
   base: string;
-  /** The base URL as shown to users (with its query, without trailing slash). */
-  display: string;
   /** Query of the configured URL, without `?`, or "". */
   query: string;
   origin: string;
@@ -82,7 +80,10 @@ function fail(field: string, problem: string): never {
 }
 
 function show(value: unknown): string {
-  if (typeof value === "string") return JSON.stringify(value);
+  // A query string may carry a key (`?key=…`): never echo it.
+  if (typeof value === "string") {
+    return JSON.stringify(value.replace(/\?.*/s, "?…"));
+  }
   if (typeof value === "function") return "a function";
   if (Array.isArray(value)) return "an array";
   if (value === null) return "null";
@@ -205,7 +206,6 @@ function resolveEndpoint(
   return {
     name,
     base,
-    display: query ? `${base}?${query}` : base,
     query,
     origin: parsed.origin,
     path,

@@ -18,7 +18,7 @@ import { createPool } from "./_pool.ts";
 import type { ResolvedOptions } from "./_options.ts";
 import { transport } from "./_transport.ts";
 import { ClosedError, FailoverError, TotalTimeoutError } from "./errors.ts";
-import { breaker, refreshBreaker } from "./middleware/breaker.ts";
+import { breaker } from "./middleware/breaker.ts";
 import { failover } from "./middleware/failover.ts";
 import { healthGate } from "./middleware/health_gate.ts";
 import { picker } from "./middleware/picker.ts";
@@ -26,14 +26,20 @@ import { attemptTimeout } from "./middleware/timeout.ts";
 import type { AttemptRecord, EndpointStatus } from "./types.ts";
 import type { Endpoint } from "./_endpoint.ts";
 
+/** The attempts and reason behind a failed call that returned a response. */
+export interface Failure {
+  attempts: readonly AttemptRecord[];
+  reason: string | undefined;
+}
+
 /** The engine behind a failover pool. */
 export interface Engine {
   /** Endpoints in configuration order. */
   readonly endpoints: readonly Endpoint[];
   /** Runs one call: attempts until success, a final answer or exhaustion. */
   run(request: CallRequest): Promise<Response>;
-  /** The attempts behind a failed-over response returned by `run`. */
-  attemptsOf(response: Response): readonly AttemptRecord[] | undefined;
+  /** Why a response returned by `run` is a failure, when it is one. */
+  failureOf(response: Response): Failure | undefined;
   status(): EndpointStatus[];
   close(): void;
   readonly closed: boolean;
@@ -64,41 +70,8 @@ export function createEngine(options: ResolvedOptions): Engine {
   ]);
   const copyHeaders = options.middleware.length > 0;
   const active = new Set<Call>();
-  const failed = new WeakMap<Response, readonly AttemptRecord[]>();
+  const failed = new WeakMap<Response, Failure>();
   let closed = false;
-
-  function record(ctx: Attempt): void {
-    const entry: AttemptRecord = {
-      endpoint: ctx.target!.name,
-      durationMs: ctx.durationMs,
-    };
-    if (ctx.response !== undefined) entry.status = ctx.response.status;
-    else entry.error = ctx.error;
-    ctx.call.attempts.push(entry);
-    if (pool.listening) {
-      pool.emit({
-        type: "attempt",
-        endpoint: entry.endpoint,
-        attempt: ctx.attempt,
-        method: ctx.method,
-        path: ctx.path,
-        ...(entry.status === undefined
-          ? { error: entry.error }
-          : { status: entry.status }),
-        durationMs: entry.durationMs,
-        outcome: ctx.verdict === "success"
-          ? "success"
-          : ctx.verdict === "final"
-          ? "final"
-          : ctx.verdict === "aborted"
-          ? "aborted"
-          : ctx.response?.status === 429
-          ? "rate-limited"
-          : "failover",
-        panic: ctx.panic,
-      });
-    }
-  }
 
   async function attempts(call: Call): Promise<Response> {
     let last: Attempt | undefined;
@@ -113,7 +86,6 @@ export function createEngine(options: ResolvedOptions): Engine {
         throw error;
       }
       if (ctx.target === undefined) break;
-      record(ctx);
       if (last?.response) cancelBody(last.response);
       last = ctx;
       if (ctx.verdict === "success" || ctx.verdict === "final") {
@@ -134,18 +106,25 @@ export function createEngine(options: ResolvedOptions): Engine {
   }
 
   function finish(call: Call, last: Attempt | undefined): Response {
-    const reason = call.controller.signal.reason;
+    const abortReason = call.controller.signal.reason;
     if (call.abortKind === "caller" || call.abortKind === "closed") {
       if (last?.response) cancelBody(last.response);
-      throw call.abortKind === "caller" ? reason : new ClosedError();
+      throw call.abortKind === "caller" ? abortReason : new ClosedError();
     }
     const durationMs = clock.now() - call.startedAt;
-    if (last?.response !== undefined) {
-      failed.set(last.response, call.attempts);
+    const n = call.attempts.length;
+    const reason = call.abortKind === "total"
+      ? `${(abortReason as TotalTimeoutError).message} after ${n} attempt${
+        n === 1 ? "" : "s"
+      }`
+      : call.exhaustedReason;
+    const response = last?.response;
+    if (response !== undefined) {
+      // fetch semantics: the last answer is the result. ky turns it into a
+      // FailoverError through failureOf().
+      failed.set(response, { attempts: call.attempts, reason });
       if (pool.listening) {
-        const error = new FailoverError(call.attempts, {
-          response: last.response,
-        });
+        const error = new FailoverError(call.attempts, { response, reason });
         pool.emit({
           type: "failure",
           attempts: call.attempts,
@@ -153,16 +132,11 @@ export function createEngine(options: ResolvedOptions): Engine {
           durationMs,
         });
       }
-      return last.response;
+      return response;
     }
-    const n = call.attempts.length;
     const error = new FailoverError(call.attempts, {
-      cause: call.abortKind === "total" ? reason : last?.error,
-      reason: call.abortKind === "total"
-        ? `${(reason as TotalTimeoutError).message} after ${n} attempt${
-          n === 1 ? "" : "s"
-        }`
-        : call.exhaustedReason,
+      cause: call.abortKind === "total" ? abortReason : last?.error,
+      reason,
     });
     pool.emit({ type: "failure", attempts: call.attempts, error, durationMs });
     throw error;
@@ -207,13 +181,10 @@ export function createEngine(options: ResolvedOptions): Engine {
   return {
     endpoints: pool.endpoints,
     run,
-    attemptsOf: (response) => failed.get(response),
+    failureOf: (response) => failed.get(response),
     status() {
       const now = clock.now();
-      return pool.endpoints.map((e) => {
-        refreshBreaker(pool, e, now);
-        return e.status(now);
-      });
+      return pool.endpoints.map((e) => e.status(now));
     },
     close() {
       if (closed) return;

@@ -27,7 +27,8 @@ export interface EndpointOptions {
   /**
    * Base URL of the API, e.g. `https://api.openai.com/v1`. Request paths are
    * appended to it. Query parameters on it (e.g. `?api-version=…`) are sent
-   * with every request to this endpoint.
+   * with every request to this endpoint and treated as secret: `status()`,
+   * events and errors show the URL without them.
    */
   url: string | URL;
   /**
@@ -105,7 +106,7 @@ export interface Clock {
 export interface EndpointInfo {
   /** Unique name of the endpoint. */
   readonly name: string;
-  /** Base URL of the endpoint, without a trailing slash. */
+  /** Base URL of the endpoint, without trailing slash or query. */
   readonly url: string;
   /** Tier; lower is preferred. */
   readonly priority: number;
@@ -146,7 +147,7 @@ export type BreakerState = "closed" | "open" | "half-open";
 export interface EndpointStatus {
   /** Name of the endpoint. */
   name: string;
-  /** Base URL of the endpoint (as configured, without a trailing slash). */
+  /** Base URL of the endpoint, without trailing slash or query. */
   url: string;
   /** Tier of the endpoint. */
   priority: number;

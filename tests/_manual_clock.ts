@@ -14,6 +14,7 @@ export class ManualClock implements Clock {
   #now: number;
   #timers: Timer[] = [];
   #nextId = 1;
+  #watchers: { ms: number; resolve: () => void }[] = [];
 
   constructor(start = Date.UTC(2026, 10, 26, 12, 0, 0)) {
     this.#now = start;
@@ -24,6 +25,10 @@ export class ManualClock implements Clock {
   setTimeout = (fn: () => void, ms: number): unknown => {
     const timer = { id: this.#nextId++, at: this.#now + Math.max(0, ms), fn };
     this.#timers.push(timer);
+    for (const w of this.#watchers.filter((w) => w.ms === ms)) {
+      this.#watchers.splice(this.#watchers.indexOf(w), 1);
+      w.resolve();
+    }
     return timer.id;
   };
 
@@ -34,6 +39,17 @@ export class ManualClock implements Clock {
   /** Number of timers not yet fired or cleared. */
   get pending(): number {
     return this.#timers.length;
+  }
+
+  /**
+   * Resolves once a timer of exactly `ms` is set (now or later): lets a test
+   * wait until the code under test has started waiting, without sleeping.
+   */
+  scheduled(ms: number): Promise<void> {
+    if (this.#timers.some((t) => t.at - this.#now === ms)) {
+      return Promise.resolve();
+    }
+    return new Promise((resolve) => this.#watchers.push({ ms, resolve }));
   }
 
   /** Moves time forward by `ms`, firing every timer that falls due, in order. */

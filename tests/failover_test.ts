@@ -70,6 +70,7 @@ for (const status of [400, 401, 403, 404, 409, 413, 422]) {
     );
     assert.ok(isHTTPError(error), "ky mode throws ky's HTTPError");
     assert.equal(error.response.status, status);
+    assert.match(error.message, /primary\.example\.ai\/v1\/chat\/completions/);
     assert.deepEqual(regions.counts(), { primary: 2, hk: 0, sg: 0 });
   });
 }
@@ -358,7 +359,8 @@ test("query parameters of an endpoint's url are sent with every request", async 
   ]);
   assert.equal(
     api.status()[0].url,
-    "https://azure.example.ai/v1?api-version=2024-10",
+    "https://azure.example.ai/v1",
+    "the query may hold a key: status() does not show it",
   );
 });
 
@@ -377,4 +379,22 @@ test("maxAttempts bounds the attempts; a single endpoint is retried once by defa
   });
   await (await one.fetch("models")).body?.cancel();
   assert.equal(regions.get("sg").received.length, 2);
+});
+
+test("ky's HTTPError names the endpoint that answered, not the first one", async () => {
+  using regions = mockRegions(NAMES);
+  regions.set("primary", { status: 503 });
+  regions.set("hk", { status: 401 });
+  using api = pool();
+  const error = await api.ky.post("chat/completions", { json: chat }).then(
+    () => undefined,
+    (e) => e,
+  );
+  assert.ok(isHTTPError(error));
+  assert.equal(error.response.status, 401);
+  assert.match(
+    error.message,
+    /401.*https:\/\/hk\.example\.ai\/v1\/chat\/completions/,
+  );
+  assert.ok(!error.message.includes("primary.example.ai"));
 });

@@ -23,17 +23,18 @@ import type { Endpoint } from "../_endpoint.ts";
 import type { Pool } from "../_pool.ts";
 import { retryDelay } from "../_retry_after.ts";
 import { describeError } from "../errors.ts";
+import type { AttemptOutcome, AttemptRecord } from "../types.ts";
 
 function benchForRateLimit(
   pool: Pool,
   endpoint: Endpoint,
   response: Response,
   now: number,
-  requireHeader: boolean,
 ): void {
   const { fallbackDelay, maxDelay } = pool.options.rateLimit;
   const asked = retryDelay(response.headers, now);
-  if (asked === undefined && requireHeader) return;
+  // A 503 only benches when it says for how long; a 429 always does.
+  if (asked === undefined && response.status !== 429) return;
   const delayMs = Math.min(asked ?? fallbackDelay, maxDelay);
   const until = now + delayMs;
   if (until <= endpoint.limitedUntil) return;
@@ -49,22 +50,21 @@ function benchForRateLimit(
   }
 }
 
-function classifyResponse(
-  pool: Pool,
-  ctx: Attempt,
-  response: Response,
-  now: number,
-): void {
-  const endpoint = ctx.target!;
+function classify(ctx: Attempt): void {
+  const response = ctx.response;
+  if (response === undefined) {
+    const aborted = ctx.call.abortKind !== undefined;
+    ctx.verdict = aborted ? "aborted" : "failover";
+    ctx.health = aborted ? "neutral" : "failure";
+    return;
+  }
   const status = response.status;
   if (status === 429) {
     ctx.verdict = "failover";
     ctx.health = "neutral";
-    benchForRateLimit(pool, endpoint, response, now, false);
   } else if (status === 408 || status >= 500) {
     ctx.verdict = "failover";
     ctx.health = "failure";
-    if (status === 503) benchForRateLimit(pool, endpoint, response, now, true);
   } else {
     ctx.verdict = status >= 400 ? "final" : "success";
     ctx.health = "success";
@@ -74,23 +74,45 @@ function classifyResponse(
   if (hint === "false" && ctx.verdict === "failover") ctx.verdict = "final";
 }
 
-/** Classifies the attempt; updates the endpoint's counters and rate-limit bench. */
+function record(pool: Pool, ctx: Attempt): void {
+  const entry: AttemptRecord = {
+    endpoint: ctx.target!.name,
+    durationMs: ctx.durationMs,
+  };
+  if (ctx.response !== undefined) entry.status = ctx.response.status;
+  else entry.error = ctx.error;
+  ctx.call.attempts.push(entry);
+  if (!pool.listening) return;
+  pool.emit({
+    type: "attempt",
+    endpoint: entry.endpoint,
+    attempt: ctx.attempt,
+    method: ctx.method,
+    path: ctx.path,
+    ...(entry.status === undefined
+      ? { error: entry.error }
+      : { status: entry.status }),
+    durationMs: entry.durationMs,
+    outcome: ctx.verdict === "failover" && entry.status === 429
+      ? "rate-limited"
+      : ctx.verdict as AttemptOutcome,
+    panic: ctx.panic,
+  });
+}
+
+/**
+ * Classifies the attempt, records it (and reports it), then updates the
+ * endpoint's counters and its rate-limit bench.
+ */
 export function failover(pool: Pool): Handler<Attempt> {
   const clock = pool.options.clock;
   return async (ctx, next) => {
     await next();
+    classify(ctx);
+    record(pool, ctx);
     const endpoint = ctx.target!;
     const now = clock.now();
     const response = ctx.response;
-    if (response !== undefined) {
-      classifyResponse(pool, ctx, response, now);
-    } else if (ctx.call.abortKind !== undefined) {
-      ctx.verdict = "aborted";
-      ctx.health = "neutral";
-    } else {
-      ctx.verdict = "failover";
-      ctx.health = "failure";
-    }
     if (ctx.health === "failure") {
       endpoint.failures += 1;
       endpoint.consecutiveFailures += 1;
@@ -102,6 +124,9 @@ export function failover(pool: Pool): Handler<Attempt> {
         ? `HTTP ${response.status}`
         : describeError(ctx.error);
       endpoint.lastErrorAt = now;
+    }
+    if (response?.status === 429 || response?.status === 503) {
+      benchForRateLimit(pool, endpoint, response, now);
     }
   };
 }

@@ -1,0 +1,203 @@
+// The circuit breaker: open after consecutive failures, half-open probe
+// after the cooldown, close on success, reopen with a longer capped cooldown.
+// Panic mode when every endpoint is out.
+
+import { assert, test } from "./_harness.ts";
+import { ManualClock } from "./_manual_clock.ts";
+import { endpointsFor, mockRegions } from "./_msw_regions.ts";
+import {
+  createFailover,
+  type FailoverEvent,
+  type FailoverOptions,
+} from "../mod.ts";
+
+const NAMES = ["primary", "hk", "sg"];
+
+function setup(extra: Partial<FailoverOptions> = {}) {
+  const clock = new ManualClock();
+  const events: FailoverEvent[] = [];
+  const api = createFailover({
+    endpoints: endpointsFor(NAMES, (_, i) => ({ priority: i + 1 })),
+    clock,
+    onEvent: (e) => events.push(e),
+    ...extra,
+  });
+  const breakers = () =>
+    events.flatMap((e) =>
+      e.type === "breaker" ? [`${e.endpoint}:${e.from}→${e.to}`] : []
+    );
+  return { clock, events, api, breakers };
+}
+
+async function call(api: { fetch: typeof fetch }): Promise<string> {
+  const response = await api.fetch("models");
+  const body = (await response.json()) as { region?: string };
+  return body.region ?? `HTTP ${response.status}`;
+}
+
+test("three consecutive failures open the breaker; no traffic while open", async () => {
+  using regions = mockRegions(NAMES);
+  const { api, breakers, clock } = setup();
+  using _ = api;
+  regions.set("primary", { status: 500 });
+  for (let i = 0; i < 3; i++) assert.equal(await call(api), "hk");
+  assert.deepEqual(breakers(), ["primary:closed→open"]);
+  const status = api.status()[0];
+  assert.equal(status.state, "open");
+  assert.equal(status.consecutiveFailures, 3);
+  assert.equal(status.availableAt, clock.now() + 60_000);
+  assert.equal(status.lastError, "HTTP 500");
+
+  for (let i = 0; i < 20; i++) assert.equal(await call(api), "hk");
+  assert.equal(
+    regions.get("primary").received.length,
+    3,
+    "no traffic while open",
+  );
+  clock.advance(59_999);
+  assert.equal(await call(api), "hk");
+  assert.equal(regions.get("primary").received.length, 3);
+});
+
+test("a success between failures resets the count", async () => {
+  using regions = mockRegions(NAMES);
+  const { api, breakers } = setup();
+  using _ = api;
+  for (
+    const mode of [{ status: 502 }, { status: 502 }, "up", { status: 502 }, {
+      status: 502,
+    }] as const
+  ) {
+    regions.set("primary", mode);
+    await call(api);
+  }
+  assert.deepEqual(breakers(), []);
+  assert.equal(api.status()[0].consecutiveFailures, 2);
+  assert.equal(api.status()[0].failures, 4);
+});
+
+test("after the cooldown one probe goes through; success closes the breaker", async () => {
+  using regions = mockRegions(NAMES);
+  const { api, breakers, clock } = setup();
+  using _ = api;
+  regions.set("primary", "error");
+  for (let i = 0; i < 3; i++) await call(api);
+  regions.set("primary", "up");
+  clock.advance(60_000);
+  assert.equal(api.status()[0].state, "half-open");
+  assert.equal(await call(api), "primary");
+  assert.deepEqual(breakers(), [
+    "primary:closed→open",
+    "primary:open→half-open",
+    "primary:half-open→closed",
+  ]);
+  assert.equal(api.status()[0].state, "healthy");
+  assert.equal(api.status()[0].consecutiveFailures, 0);
+});
+
+test("half-open admits a single probe at a time; others go elsewhere", async () => {
+  const clock = new ManualClock();
+  using regions = mockRegions(NAMES, clock);
+  const { api } = setup({ clock });
+  using _ = api;
+  regions.set("primary", "error");
+  for (let i = 0; i < 3; i++) await call(api);
+  clock.advance(60_000);
+  regions.set("primary", { slow: 100 });
+  const probe = call(api);
+  await regions.received("primary", 4);
+  const others = await Promise.all([call(api), call(api), call(api)]);
+  assert.deepEqual(others, ["hk", "hk", "hk"]);
+  assert.equal(
+    regions.get("primary").received.length,
+    4,
+    "only the probe reached primary",
+  );
+  clock.advance(100);
+  assert.equal(await probe, "primary");
+  assert.equal(api.status()[0].state, "healthy");
+});
+
+test("a failed probe reopens with a longer cooldown, capped at maxCooldown", async () => {
+  using regions = mockRegions(NAMES);
+  const { api, clock, events } = setup({
+    breaker: { failureThreshold: 3, cooldown: 10_000, maxCooldown: 25_000 },
+  });
+  using _ = api;
+  regions.set("primary", { status: 503 });
+  for (let i = 0; i < 3; i++) await call(api);
+  const cooldowns = () =>
+    events.flatMap((e) =>
+      e.type === "breaker" && e.to === "open" ? [e.cooldownMs] : []
+    );
+  for (const wait of [10_000, 20_000, 25_000, 25_000]) {
+    clock.advance(wait - 1);
+    await call(api);
+    clock.advance(1);
+    assert.equal(await call(api), "hk", "probe failed, hk answered");
+  }
+  assert.deepEqual(cooldowns(), [10_000, 20_000, 25_000, 25_000, 25_000]);
+  assert.equal(
+    regions.get("primary").received.length,
+    3 + 4,
+    "one probe per cooldown",
+  );
+
+  // Recovery resets the multiplier.
+  regions.set("primary", "up");
+  clock.advance(25_000);
+  assert.equal(await call(api), "primary");
+  regions.set("primary", { status: 503 });
+  for (let i = 0; i < 3; i++) await call(api);
+  assert.equal(cooldowns().at(-1), 10_000);
+});
+
+test("panic mode: with every breaker open, the soonest to recover is still tried", async () => {
+  using regions = mockRegions(NAMES);
+  const { api, clock, events } = setup({
+    breaker: { failureThreshold: 1, cooldown: 30_000 },
+  });
+  using _ = api;
+  for (const name of NAMES) regions.set(name, "error");
+  // Open them one at a time so they recover in a known order.
+  await api.fetch("models").catch(() => {});
+  assert.deepEqual(api.status().map((s) => s.state), ["open", "open", "open"]);
+  clock.advance(10_000);
+  regions.set("primary", "up");
+  regions.set("hk", "up");
+  regions.set("sg", "up");
+  // All are open; primary opened first, so it recovers soonest.
+  assert.equal(await call(api), "primary");
+  const attempt = events.findLast((e) => e.type === "attempt");
+  assert.ok(attempt?.type === "attempt" && attempt.panic);
+  assert.equal(
+    api.status()[0].state,
+    "healthy",
+    "a panic success closes the breaker",
+  );
+  assert.equal(regions.get("hk").received.length, 1);
+});
+
+test("breaker: false never benches an endpoint", async () => {
+  using regions = mockRegions(NAMES);
+  const { api } = setup({ breaker: false });
+  using _ = api;
+  regions.set("primary", { status: 500 });
+  for (let i = 0; i < 10; i++) assert.equal(await call(api), "hk");
+  assert.equal(regions.get("primary").received.length, 10);
+  assert.equal(api.status()[0].state, "healthy");
+  assert.equal(api.status()[0].consecutiveFailures, 10);
+});
+
+test("4xx answers keep the breaker closed (the endpoint is alive)", async () => {
+  using regions = mockRegions(NAMES);
+  const { api, breakers } = setup({ breaker: { failureThreshold: 2 } });
+  using _ = api;
+  for (let i = 0; i < 5; i++) {
+    regions.set("primary", { status: 500 });
+    await call(api);
+    regions.set("primary", { status: 404 });
+    assert.equal(await call(api), "HTTP 404");
+  }
+  assert.deepEqual(breakers(), []);
+});

@@ -1,0 +1,180 @@
+// How endpoints are picked: round-robin, weights, priority tiers, custom.
+
+import { assert, test } from "./_harness.ts";
+import { ManualClock, seededRandom } from "./_manual_clock.ts";
+import { endpointsFor, mockRegions } from "./_msw_regions.ts";
+import { createFailover, type FailoverOptions } from "../mod.ts";
+
+const NAMES = ["a", "b", "c"];
+
+async function send(api: { fetch: typeof fetch }, n: number): Promise<void> {
+  for (let i = 0; i < n; i++) {
+    const response = await api.fetch("models");
+    await response.body?.cancel();
+  }
+}
+
+function pool(extra: Partial<FailoverOptions>, names = NAMES) {
+  return createFailover({
+    endpoints: endpointsFor(names),
+    clock: new ManualClock(),
+    random: seededRandom(7),
+    ...extra,
+  });
+}
+
+test("round-robin spreads calls evenly over a same-priority pool", async () => {
+  using regions = mockRegions(NAMES);
+  using api = pool({});
+  await send(api, 300);
+  assert.deepEqual(regions.counts(), { a: 100, b: 100, c: 100 });
+  // Strict rotation, not merely even totals.
+  const order = NAMES.map((n) => regions.get(n).received.length);
+  assert.deepEqual(order, [100, 100, 100]);
+});
+
+test("round-robin skips an endpoint that is out and stays even over the rest", async () => {
+  using regions = mockRegions(NAMES);
+  regions.set("b", "error");
+  using api = pool({ breaker: { failureThreshold: 1, cooldown: 60_000 } });
+  await send(api, 200);
+  const counts = regions.counts();
+  assert.equal(counts.b, 1, "b is tried once, then benched by its breaker");
+  assert.ok(
+    Math.abs(counts.a - counts.c) <= 1,
+    `even: ${JSON.stringify(counts)}`,
+  );
+  assert.equal(counts.a + counts.c, 200, "every call succeeded on a or c");
+});
+
+test("the first endpoint of a rotation is seeded by random", async () => {
+  const firsts = new Set<string>();
+  for (const seed of [1, 2, 3, 4, 5, 6, 7, 8]) {
+    using regions = mockRegions(NAMES);
+    using api = createFailover({
+      endpoints: endpointsFor(NAMES),
+      random: seededRandom(seed),
+    });
+    await send(api, 1);
+    firsts.add(Object.entries(regions.counts()).find(([, c]) => c === 1)![0]);
+  }
+  assert.ok(firsts.size > 1, "different seeds start at different endpoints");
+});
+
+test("weighted: traffic follows the weights exactly and interleaves", async () => {
+  using regions = mockRegions(NAMES);
+  using api = createFailover({
+    endpoints: endpointsFor(NAMES, (_, i) => ({ weight: [5, 3, 2][i] })),
+    strategy: "weighted",
+  });
+  const sequence: string[] = [];
+  for (let i = 0; i < 1000; i++) {
+    const r = await api.fetch("models");
+    sequence.push(((await r.json()) as { region: string }).region);
+  }
+  assert.deepEqual(regions.counts(), { a: 500, b: 300, c: 200 });
+  // Smooth: with 5:3:2, "a" never gets three in a row, and every window of
+  // 10 calls holds exactly 5 a, 3 b and 2 c.
+  assert.ok(!sequence.join("").includes("aaa"), sequence.slice(0, 20).join(""));
+  for (let i = 0; i + 10 <= sequence.length; i += 10) {
+    const window = sequence.slice(i, i + 10).sort().join("");
+    assert.equal(window, "aaaaabbbcc");
+  }
+});
+
+test("weighted: weight 0 only takes traffic when nothing weighted can", async () => {
+  using regions = mockRegions(NAMES);
+  using api = createFailover({
+    endpoints: endpointsFor(NAMES, (_, i) => ({ weight: [1, 1, 0][i] })),
+    strategy: "weighted",
+    breaker: { failureThreshold: 1 },
+    clock: new ManualClock(),
+  });
+  await send(api, 10);
+  assert.deepEqual(regions.counts(), { a: 5, b: 5, c: 0 });
+  regions.set("a", "error");
+  regions.set("b", "error");
+  await send(api, 4);
+  assert.equal(regions.counts().c, 4);
+});
+
+test("priority tiers: traffic stays in the best tier and spills over in order", async () => {
+  const names = ["p1", "p2", "b1", "b2", "last"];
+  using regions = mockRegions(names);
+  using api = createFailover({
+    endpoints: endpointsFor(
+      names,
+      (_, i) => ({ priority: [1, 1, 2, 2, 3][i] }),
+    ),
+    breaker: { failureThreshold: 1, cooldown: 60_000 },
+    clock: new ManualClock(),
+    random: seededRandom(1),
+  });
+  await send(api, 10);
+  assert.deepEqual(regions.counts(), { p1: 5, p2: 5, b1: 0, b2: 0, last: 0 });
+
+  regions.set("p1", { status: 503 });
+  regions.set("p2", "error");
+  await send(api, 10);
+  const c = regions.counts();
+  assert.equal(
+    c.p1 + c.p2,
+    12,
+    "each primary failed once, then its breaker opened",
+  );
+  assert.equal(c.b1 + c.b2, 10, "tier 2 took all the traffic");
+  assert.ok(Math.abs(c.b1 - c.b2) <= 1, "round-robin inside tier 2");
+  assert.equal(c.last, 0);
+
+  regions.set("b1", "error");
+  regions.set("b2", "error");
+  await send(api, 3);
+  assert.equal(regions.counts().last, 3, "tier 3 once tiers 1 and 2 are out");
+});
+
+test('strategy "priority": always the first available in configuration order', async () => {
+  using regions = mockRegions(NAMES);
+  using api = pool({ strategy: "priority", breaker: false });
+  await send(api, 5);
+  assert.deepEqual(regions.counts(), { a: 5, b: 0, c: 0 });
+  regions.set("a", { status: 500 });
+  await send(api, 5);
+  assert.deepEqual(regions.counts(), { a: 10, b: 5, c: 0 });
+});
+
+test("a custom picker chooses among the best tier's untried candidates", async () => {
+  using regions = mockRegions(NAMES);
+  const seen: string[][] = [];
+  using api = pool({
+    strategy: (candidates, context) => {
+      seen.push(candidates.map((c) => c.name));
+      assert.ok(context.attempt >= 1);
+      assert.equal(typeof context.random(), "number");
+      return candidates[candidates.length - 1].name;
+    },
+  });
+  regions.set("c", { status: 502 });
+  await send(api, 1);
+  assert.deepEqual(seen, [["a", "b", "c"], ["a", "b"]]);
+  assert.deepEqual(regions.counts(), { a: 0, b: 1, c: 1 });
+  // Candidates carry no secrets.
+  using api2 = pool({
+    strategy: (candidates) => {
+      assert.ok(!JSON.stringify(candidates).includes("sk-"));
+      return candidates[0];
+    },
+  });
+  await send(api2, 1);
+});
+
+test("a custom picker that returns a stranger fails the call with a clear error", async () => {
+  using regions = mockRegions(NAMES);
+  using api = pool({ strategy: () => "nope" });
+  const error = await api.fetch("models").then(() => undefined, (e) => e);
+  assert.ok(error instanceof TypeError);
+  assert.match(
+    error.message,
+    /returned "nope", which is not one of the candidates \(a, b, c\)/,
+  );
+  assert.deepEqual(regions.counts(), { a: 0, b: 0, c: 0 });
+});
