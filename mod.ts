@@ -62,3 +62,5 @@ export type {
   RateLimitOptions,
   Strategy,
 } from "./src/types.ts";
+/** ky's types, re-exported for `failover.ky` and `kyOptions`. */
+export type { KyInstance, Options as KyOptions } from "ky";
