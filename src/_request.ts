@@ -96,10 +96,7 @@ export async function callRequest(
       source = undefined;
     }
     if (s !== undefined) signal = s ?? undefined;
-    for (const _ in rest) {
-      extras = { ...extras, ...rest };
-      break;
-    }
+    if (Object.keys(rest).length > 0) extras = { ...extras, ...rest };
   }
   const path = poolPath(endpoints, url);
   if (source !== undefined && source.body !== null) {

@@ -2,11 +2,9 @@
 // close() stop a call and everything pending in it at once.
 
 import { assert, test } from "./_harness.ts";
-import { ManualClock } from "./_manual_clock.ts";
-import { endpointsFor, mockRegions } from "./_msw_regions.ts";
+import { tieredPool } from "./_pool.ts";
+import { mockRegions } from "./_msw_regions.ts";
 import {
-  createFailover,
-  type FailoverEvent,
   type FailoverOptions,
   isClosedError,
   isFailoverError,
@@ -16,15 +14,7 @@ import {
 const NAMES = ["primary", "hk", "sg"];
 
 function setup(extra: Partial<FailoverOptions> = {}) {
-  const clock = new ManualClock();
-  const events: FailoverEvent[] = [];
-  const api = createFailover({
-    endpoints: endpointsFor(NAMES, (_, i) => ({ priority: i + 1 })),
-    clock,
-    onEvent: (e) => events.push(e),
-    ...extra,
-  });
-  return { clock, events, api };
+  return tieredPool(NAMES, extra);
 }
 
 test("the caller's abort cancels the pending attempt at once and rejects with its reason", async () => {

@@ -4,24 +4,14 @@
 
 import { assert, test } from "./_harness.ts";
 import { ManualClock } from "./_manual_clock.ts";
-import { endpointsFor, mockRegions } from "./_msw_regions.ts";
-import {
-  createFailover,
-  type FailoverEvent,
-  type FailoverOptions,
-} from "../mod.ts";
+import { tieredPool } from "./_pool.ts";
+import { mockRegions } from "./_msw_regions.ts";
+import type { FailoverOptions } from "../mod.ts";
 
 const NAMES = ["primary", "hk", "sg"];
 
 function setup(extra: Partial<FailoverOptions> = {}) {
-  const clock = new ManualClock();
-  const events: FailoverEvent[] = [];
-  const api = createFailover({
-    endpoints: endpointsFor(NAMES, (_, i) => ({ priority: i + 1 })),
-    clock,
-    onEvent: (e) => events.push(e),
-    ...extra,
-  });
+  const { clock, events, api } = tieredPool(NAMES, extra);
   const breakers = () =>
     events.flatMap((e) =>
       e.type === "breaker" ? [`${e.endpoint}:${e.from}→${e.to}`] : []

@@ -2,27 +2,14 @@
 // passes, wait only when nothing else is available and the wait fits.
 
 import { assert, test } from "./_harness.ts";
-import { ManualClock } from "./_manual_clock.ts";
-import { endpointsFor, mockRegions, type Mode } from "./_msw_regions.ts";
-import {
-  createFailover,
-  type FailoverEvent,
-  type FailoverOptions,
-  isFailoverError,
-} from "../mod.ts";
+import { tieredPool } from "./_pool.ts";
+import { mockRegions, type Mode } from "./_msw_regions.ts";
+import { type FailoverOptions, isFailoverError } from "../mod.ts";
 
 const NAMES = ["primary", "hk"];
 
 function setup(extra: Partial<FailoverOptions> = {}, names = NAMES) {
-  const clock = new ManualClock();
-  const events: FailoverEvent[] = [];
-  const api = createFailover({
-    endpoints: endpointsFor(names, (_, i) => ({ priority: i + 1 })),
-    clock,
-    onEvent: (e) => events.push(e),
-    ...extra,
-  });
-  return { clock, events, api };
+  return tieredPool(names, extra);
 }
 
 async function region(api: { fetch: typeof fetch }): Promise<string> {

@@ -1,0 +1,34 @@
+// A pool over mocked regions with priorities 1, 2, 3 … in the given order,
+// a manual clock and an event log: the set-up most behavioural tests share.
+
+import { ManualClock } from "./_manual_clock.ts";
+import { endpointsFor } from "./_msw_regions.ts";
+import {
+  createFailover,
+  type Failover,
+  type FailoverEvent,
+  type FailoverOptions,
+} from "../mod.ts";
+
+/** What {@linkcode tieredPool} returns. */
+export interface TieredPool {
+  clock: ManualClock;
+  events: FailoverEvent[];
+  api: Failover;
+}
+
+/** Builds a pool over `names` with priorities 1, 2, 3 … and a manual clock. */
+export function tieredPool(
+  names: string[],
+  extra: Partial<FailoverOptions> = {},
+): TieredPool {
+  const clock = (extra.clock as ManualClock | undefined) ?? new ManualClock();
+  const events: FailoverEvent[] = [];
+  const api = createFailover({
+    endpoints: endpointsFor(names, (_, i) => ({ priority: i + 1 })),
+    onEvent: (e) => events.push(e),
+    ...extra,
+    clock,
+  });
+  return { clock, events, api };
+}
