@@ -59,7 +59,7 @@ import {
   type EndpointStatus,
   type FailoverEvent,
   type FailoverOptions,
-} from "../mod.ts";
+} from "ky-failover";
 import {
   type Farm,
   type RegionMode,

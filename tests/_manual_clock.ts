@@ -1,7 +1,7 @@
 // A manual clock for deterministic tests: time only moves when a test calls
 // advance(), which fires due timers in order.
 
-import type { Clock } from "../mod.ts";
+import type { Clock } from "ky-failover";
 
 interface Timer {
   id: number;

@@ -4,7 +4,7 @@
 
 import { http, HttpResponse } from "msw";
 import { setupServer } from "msw/node";
-import type { Clock } from "../mod.ts";
+import type { Clock } from "ky-failover";
 
 /** How a mocked region behaves. */
 export type Mode =

@@ -8,7 +8,7 @@ import {
   type Failover,
   type FailoverEvent,
   type FailoverOptions,
-} from "../mod.ts";
+} from "ky-failover";
 
 /** What {@linkcode tieredPool} returns. */
 export interface TieredPool {

@@ -9,7 +9,7 @@ import {
   isClosedError,
   isFailoverError,
   isTotalTimeoutError,
-} from "../mod.ts";
+} from "ky-failover";
 
 const NAMES = ["primary", "hk", "sg"];
 

@@ -6,7 +6,7 @@ import { assert, test } from "./_harness.ts";
 import { ManualClock } from "./_manual_clock.ts";
 import { tieredPool } from "./_pool.ts";
 import { mockRegions } from "./_msw_regions.ts";
-import type { FailoverOptions } from "../mod.ts";
+import type { FailoverOptions } from "ky-failover";
 
 const NAMES = ["primary", "hk", "sg"];
 

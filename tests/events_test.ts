@@ -10,7 +10,7 @@ import {
   type FailoverEvent,
   isFailoverError,
   type Middleware,
-} from "../mod.ts";
+} from "ky-failover";
 
 const NAMES = ["primary", "hk", "sg"];
 

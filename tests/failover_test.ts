@@ -9,7 +9,7 @@ import {
   isAttemptTimeoutError,
   isFailoverError,
   isOutsidePoolError,
-} from "../mod.ts";
+} from "ky-failover";
 import { isHTTPError } from "ky";
 
 const NAMES = ["primary", "hk", "sg"];

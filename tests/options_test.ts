@@ -2,7 +2,7 @@
 // and never echoes a secret.
 
 import { assert, test } from "./_harness.ts";
-import { createFailover, type FailoverOptions } from "../mod.ts";
+import { createFailover, type FailoverOptions } from "ky-failover";
 
 const ok = { name: "a", url: "https://a.example.ai/v1", apiKey: "sk-secret-a" };
 

@@ -4,7 +4,7 @@
 import { assert, test } from "./_harness.ts";
 import { tieredPool } from "./_pool.ts";
 import { mockRegions, type Mode } from "./_msw_regions.ts";
-import { type FailoverOptions, isFailoverError } from "../mod.ts";
+import { type FailoverOptions, isFailoverError } from "ky-failover";
 
 const NAMES = ["primary", "hk"];
 

@@ -3,7 +3,7 @@
 import { assert, test } from "./_harness.ts";
 import { ManualClock, seededRandom } from "./_manual_clock.ts";
 import { endpointsFor, mockRegions } from "./_msw_regions.ts";
-import { createFailover, type FailoverOptions } from "../mod.ts";
+import { createFailover, type FailoverOptions } from "ky-failover";
 
 const NAMES = ["a", "b", "c"];
 
