@@ -38,9 +38,11 @@ export {
   isFailoverError,
   isKyFailoverError,
   isOutsidePoolError,
+  isStreamIdleTimeoutError,
   isTotalTimeoutError,
   KyFailoverError,
   OutsidePoolError,
+  StreamIdleTimeoutError,
   TotalTimeoutError,
 } from "./src/errors.ts";
 export type {

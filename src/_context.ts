@@ -74,6 +74,8 @@ export class Attempt implements AttemptContext {
   health: Health = "neutral";
   startedAt = 0;
   durationMs = 0;
+  /** Aborts this attempt (set by the timeout middleware). */
+  cancel: (reason: unknown) => void = () => {};
 
   constructor(call: Call, attempt: number) {
     this.call = call;

@@ -21,6 +21,7 @@ export interface ResolvedOptions {
   strategy: Strategy;
   timeout: number | false;
   totalTimeout: number | false;
+  streamIdleTimeout: number | false;
   maxAttempts: number;
   breaker:
     | { failureThreshold: number; cooldown: number; maxCooldown: number }
@@ -55,6 +56,7 @@ const TOP_LEVEL_KEYS = new Set([
   "strategy",
   "timeout",
   "totalTimeout",
+  "streamIdleTimeout",
   "maxAttempts",
   "breaker",
   "rateLimit",
@@ -252,6 +254,12 @@ export function resolveOptions(options: FailoverOptions): ResolvedOptions {
     false,
   );
 
+  const streamIdleTimeout = durationOrFalse(
+    options.streamIdleTimeout,
+    "streamIdleTimeout",
+    60_000,
+  );
+
   const maxAttempts = options.maxAttempts ?? Math.max(2, endpoints.length);
   if (!Number.isInteger(maxAttempts) || maxAttempts < 1) {
     fail("maxAttempts", `must be an integer ≥ 1, got ${show(maxAttempts)}`);
@@ -347,6 +355,7 @@ export function resolveOptions(options: FailoverOptions): ResolvedOptions {
     strategy,
     timeout,
     totalTimeout,
+    streamIdleTimeout,
     maxAttempts,
     breaker,
     rateLimit,

@@ -6,7 +6,7 @@
  * The chain, composed here and nowhere else, runs once per attempt:
  *
  * ```
- * health gate → picker → timeout → breaker → failover (429 / retry) → your middleware → fetch
+ * health gate → picker → timeout → stream idle → breaker → failover (429 / retry) → your middleware → fetch
  * ```
  *
  * @module
@@ -22,6 +22,7 @@ import { breaker } from "./middleware/breaker.ts";
 import { failover } from "./middleware/failover.ts";
 import { healthGate } from "./middleware/health_gate.ts";
 import { picker } from "./middleware/picker.ts";
+import { streamIdle } from "./middleware/stream_idle.ts";
 import { attemptTimeout } from "./middleware/timeout.ts";
 import type { AttemptRecord, EndpointStatus } from "./types.ts";
 import type { Endpoint } from "./_endpoint.ts";
@@ -63,6 +64,7 @@ export function createEngine(options: ResolvedOptions): Engine {
     healthGate(pool),
     picker(pool),
     attemptTimeout(pool),
+    streamIdle(pool),
     breaker(pool),
     failover(pool),
     ...options.middleware as readonly Handler<Attempt>[],

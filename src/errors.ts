@@ -148,6 +148,51 @@ export function isAttemptTimeoutError(
 }
 
 /**
+ * Ends a response body that stopped flowing: `streamIdleTimeout` ms passed
+ * without a chunk while the consumer was waiting for one. Readers of the
+ * body (`for await`, `response.body`, an SDK's stream iterator, ky's
+ * `.json()`) see it as the read error.
+ *
+ * @example
+ * ```ts
+ * import { StreamIdleTimeoutError } from "@ky-failover/ky-failover";
+ *
+ * const error = new StreamIdleTimeoutError("hk", 1_000);
+ * console.assert(error.message === "hk stream stalled: no data for 1000 ms");
+ * ```
+ */
+export class StreamIdleTimeoutError extends KyFailoverError {
+  /** Name of the endpoint whose stream stalled. */
+  readonly endpoint: string;
+  /** The idle timeout that passed, in ms. */
+  readonly timeoutMs: number;
+
+  /** Creates the error for `endpoint` after `timeoutMs` without data. */
+  constructor(endpoint: string, timeoutMs: number) {
+    super(`${endpoint} stream stalled: no data for ${timeoutMs} ms`);
+    this.name = "StreamIdleTimeoutError";
+    this.endpoint = endpoint;
+    this.timeoutMs = timeoutMs;
+  }
+}
+
+/**
+ * Returns whether `value` is a {@linkcode StreamIdleTimeoutError}.
+ *
+ * @example
+ * ```ts
+ * import { isStreamIdleTimeoutError, StreamIdleTimeoutError } from "@ky-failover/ky-failover";
+ *
+ * console.assert(isStreamIdleTimeoutError(new StreamIdleTimeoutError("a", 1)));
+ * ```
+ */
+export function isStreamIdleTimeoutError(
+  value: unknown,
+): value is StreamIdleTimeoutError {
+  return hasBrand(value, "StreamIdleTimeoutError");
+}
+
+/**
  * The reason a call stopped when `totalTimeout` ran out; it is the `cause`
  * of the resulting {@linkcode FailoverError}.
  *

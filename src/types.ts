@@ -240,6 +240,12 @@ export type FailoverEvent =
     until: number;
   }
   | {
+    /** A response body stalled past `streamIdleTimeout` and was ended. */
+    type: "stream-stall";
+    endpoint: string;
+    timeoutMs: number;
+  }
+  | {
     /** A call succeeded (or got a final, non-failover answer). */
     type: "success";
     endpoint: string;
@@ -308,6 +314,14 @@ export interface FailoverOptions {
   timeout?: number | false;
   /** Budget for the whole call (all attempts and waits), in ms, or `false`. Default `false`. */
   totalTimeout?: number | false;
+  /**
+   * Longest gap between two chunks of a response body while the consumer
+   * waits for one, in ms, or `false`. A stalled body ends with a
+   * `StreamIdleTimeoutError` and counts against the endpoint. Default
+   * `60_000`; raise it (or turn it off) for reasoning models that stream
+   * nothing while they think.
+   */
+  streamIdleTimeout?: number | false;
   /** Attempts per call. Default: the number of endpoints, at least 2. */
   maxAttempts?: number;
   /** Circuit breaker, or `false` to never bench an endpoint for failures. */

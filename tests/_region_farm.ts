@@ -51,13 +51,29 @@ import { Buffer } from "node:buffer";
  * - `{ status, headers }`: answers every request with `status`, an
  *   OpenAI-style error JSON body and the given extra headers (e.g.
  *   `{ "retry-after": "2" }`), after the region's `latencyMs`.
+ * - `"reset"`: sends the status line, headers and part of the body, then
+ *   destroys the socket (a connection reset mid-body).
+ * - `{ flaky: p }`: answers HTTP 500 with probability `p` (from the farm's
+ *   seedable `random`), normally otherwise.
+ * - `{ stallStream: n }`: sends headers and `n` chunks (SSE events for
+ *   `stream: true`, else nothing of the JSON body), then nothing more; the
+ *   socket stays open until the client gives up or the farm closes.
+ * - `{ streamEvery: ms }`: a healthy but slow stream: one SSE event every
+ *   `ms` milliseconds.
+ *
+ * Every answer carries permissive CORS headers, and `OPTIONS` preflights are
+ * answered, so a browser page on another loopback port can reach a region.
  */
 export type RegionMode =
   | "up"
   | "down"
   | "blackhole"
+  | "reset"
   | { slow: number }
-  | { status: number; headers?: Record<string, string> };
+  | { status: number; headers?: Record<string, string> }
+  | { flaky: number }
+  | { stallStream: number }
+  | { streamEvery: number };
 
 /** One request as a region read it. */
 export interface ReceivedRequest {
@@ -151,11 +167,41 @@ function send(
 ): void {
   if (res.destroyed || res.writableEnded) return;
   res.writeHead(status, {
+    ...CORS,
     ...headers,
     "content-type": "application/json",
     "content-length": String(Buffer.byteLength(body)),
   });
   res.end(body);
+}
+
+const CORS = {
+  "access-control-allow-origin": "*",
+  "access-control-allow-headers": "*",
+  "access-control-allow-methods": "GET, POST, OPTIONS",
+  "access-control-expose-headers": "*",
+};
+
+/** Words of every streamed completion, one SSE chunk each. */
+function streamWords(region: string): string[] {
+  return ["hello", " from", ` ${region}`];
+}
+
+function sseChunk(
+  id: string,
+  model: string,
+  delta: Record<string, unknown>,
+  finish: string | null,
+): string {
+  return `data: ${
+    JSON.stringify({
+      id,
+      object: "chat.completion.chunk",
+      created: Math.floor(Date.now() / 1000),
+      model,
+      choices: [{ index: 0, delta, finish_reason: finish }],
+    })
+  }\n\n`;
 }
 
 function readBody(req: IncomingMessage): Promise<string> {
@@ -195,9 +241,12 @@ class FakeRegion implements Region {
   #queue: Promise<void> = Promise.resolve();
   #counter = 0;
 
-  constructor(name: string, latencyMs: number) {
+  readonly #random: () => number;
+
+  constructor(name: string, latencyMs: number, random: () => number) {
     this.name = name;
     this.#latencyMs = latencyMs;
+    this.#random = random;
     this.#server = createServer((req, res) => void this.#handle(req, res));
     this.#server.keepAliveTimeout = 5_000;
     this.#server.on("connection", (socket: Socket) => {
@@ -316,6 +365,11 @@ class FakeRegion implements Region {
       return; // the connection went away
     }
     if (this.#closed || res.destroyed) return;
+    if (req.method === "OPTIONS") {
+      res.writeHead(204, CORS);
+      res.end();
+      return;
+    }
     const mode = this.#mode;
     this.#record(req, parseBody(text));
     if (mode === "blackhole") {
@@ -329,6 +383,23 @@ class FakeRegion implements Region {
       return;
     }
     const body = parseBody(text);
+    if (mode === "reset") {
+      res.writeHead(200, {
+        ...CORS,
+        "content-type": "application/json",
+        "content-length": "1000",
+      });
+      res.write('{"id":"partial","choices":[');
+      // Let the bytes leave before the reset.
+      this.#later(5, () => res.destroy(), res);
+      return;
+    }
+    if (
+      typeof mode === "object" && "flaky" in mode && this.#random() < mode.flaky
+    ) {
+      send(res, 500, errorBody(500, `${this.name}: simulated flaky HTTP 500`));
+      return;
+    }
     const answer = typeof mode === "object" && "status" in mode
       ? () =>
         send(
@@ -369,12 +440,18 @@ class FakeRegion implements Region {
           stream?: unknown;
           messages?: unknown;
         };
+      const model = typeof request.model === "string" ? request.model : MODEL;
+      const mode = this.#mode;
       if (request.stream === true) {
-        send(
-          res,
-          400,
-          errorBody(400, "streaming is not simulated by the fake region"),
-        );
+        this.#stream(res, model, request.messages);
+        return;
+      }
+      if (typeof mode === "object" && "stallStream" in mode) {
+        // Headers, then a body that never comes.
+        res.writeHead(200, { ...CORS, "content-type": "application/json" });
+        res.flushHeaders();
+        this.#held.add(res);
+        res.on("close", () => this.#held.delete(res));
         return;
       }
       const content = `hello from ${this.name}`;
@@ -406,13 +483,75 @@ class FakeRegion implements Region {
     }
     send(res, 404, errorBody(404, `no route for ${method} ${path}`));
   }
+
+  /** Answers a `stream: true` completion as server-sent events. */
+  #stream(res: ServerResponse, model: string, messages: unknown): void {
+    const mode = this.#mode;
+    const id = `chatcmpl-${this.name}-${++this.#counter}`;
+    const words = streamWords(this.name);
+    const promptTokens = Math.ceil(JSON.stringify(messages ?? []).length / 4);
+    const events = [
+      sseChunk(id, model, { role: "assistant", content: "" }, null),
+      ...words.map((w) => sseChunk(id, model, { content: w }, null)),
+      sseChunk(id, model, {}, "stop"),
+      `data: ${
+        JSON.stringify({
+          id,
+          object: "chat.completion.chunk",
+          created: Math.floor(Date.now() / 1000),
+          model,
+          choices: [],
+          usage: {
+            prompt_tokens: promptTokens,
+            completion_tokens: words.length,
+            total_tokens: promptTokens + words.length,
+          },
+        })
+      }\n\n`,
+      "data: [DONE]\n\n",
+    ];
+    res.writeHead(200, {
+      ...CORS,
+      "content-type": "text/event-stream",
+      "cache-control": "no-cache",
+    });
+    res.flushHeaders();
+    const stallAfter = typeof mode === "object" && "stallStream" in mode
+      ? mode.stallStream
+      : Infinity;
+    const every = typeof mode === "object" && "streamEvery" in mode
+      ? mode.streamEvery
+      : 0;
+    let i = 0;
+    const next = (): void => {
+      if (res.destroyed) return;
+      if (i >= stallAfter) {
+        // Stall: nothing more, socket left open until the client gives up.
+        this.#held.add(res);
+        res.on("close", () => this.#held.delete(res));
+        return;
+      }
+      if (i >= events.length) {
+        res.end();
+        return;
+      }
+      res.write(events[i++]);
+      if (every > 0) this.#later(every, next, res);
+      else next();
+    };
+    next();
+  }
 }
 
 /**
  * Starts one fake region per spec, each on a free port of 127.0.0.1, all in
  * mode `"up"`. Names must be unique.
  */
-export async function startFarm(specs: readonly RegionSpec[]): Promise<Farm> {
+export async function startFarm(
+  specs: readonly RegionSpec[],
+  options: { random?: () => number } = {},
+): Promise<Farm> {
+  const random = options.random ?? Math.random;
   const regions: FakeRegion[] = [];
   for (const spec of specs) {
     const { name, latencyMs = 0 } = typeof spec === "string"
@@ -421,7 +560,7 @@ export async function startFarm(specs: readonly RegionSpec[]): Promise<Farm> {
     if (regions.some((r) => r.name === name)) {
       throw new TypeError(`startFarm: duplicate region name ${name}`);
     }
-    regions.push(new FakeRegion(name, latencyMs));
+    regions.push(new FakeRegion(name, latencyMs, random));
   }
   let closing: Promise<void> | undefined;
   const close = () =>

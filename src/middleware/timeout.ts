@@ -33,6 +33,7 @@ export function attemptTimeout(pool: Pool): Handler<Attempt> {
       );
     }
     ctx.signal = controller.signal;
+    ctx.cancel = (reason) => controller.abort(reason);
     try {
       await next();
     } finally {
