@@ -58,6 +58,7 @@ export type {
   EndpointStatus,
   FailoverEvent,
   FailoverOptions,
+  HealthCheckOptions,
   Middleware,
   PickContext,
   PickerFunction,

@@ -42,6 +42,7 @@ export class Endpoint {
   lastLatency: number | undefined = undefined;
   lastError: string | undefined = undefined;
   lastErrorAt: number | undefined = undefined;
+  lastCheckAt: number | undefined = undefined;
   /** Smooth weighted round-robin accumulator. */
   wrrCurrent = 0;
 
@@ -66,11 +67,14 @@ export class Endpoint {
     return this.#headers;
   }
 
-  /** Whether a request may go here now without panic. */
-  isAvailable(now: number): boolean {
+  /**
+   * Whether a request may go here now without panic. A half-open endpoint
+   * takes one probe at a time — unless health checks probe it instead.
+   */
+  isAvailable(now: number, probesRecovery: boolean): boolean {
     if (this.limitedUntil > now) return false;
     if (this.breaker === "closed") return true;
-    if (this.breaker === "open") return false;
+    if (this.breaker === "open" || probesRecovery) return false;
     return !this.probeInFlight;
   }
 
@@ -112,6 +116,7 @@ export class Endpoint {
       lastLatencyMs: this.lastLatency,
       lastError: this.lastError,
       lastErrorAt: this.lastErrorAt,
+      lastCheckAt: this.lastCheckAt,
       availableAt: availableAt > now ? availableAt : undefined,
     };
   }

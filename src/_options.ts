@@ -2,6 +2,7 @@
 // TypeError whose message names the field; secrets are never echoed.
 
 import { systemClock } from "./clock.ts";
+import type { HealthCheckSettings } from "./health_check.ts";
 import type {
   Clock,
   EndpointOptions,
@@ -27,6 +28,7 @@ export interface ResolvedOptions {
     | { failureThreshold: number; cooldown: number; maxCooldown: number }
     | false;
   rateLimit: { fallbackDelay: number; maxDelay: number };
+  healthCheck: HealthCheckSettings | false;
   onEvent: ((event: FailoverEvent) => void) | undefined;
   middleware: readonly Middleware[];
   clock: Clock;
@@ -60,6 +62,7 @@ const TOP_LEVEL_KEYS = new Set([
   "maxAttempts",
   "breaker",
   "rateLimit",
+  "healthCheck",
   "onEvent",
   "middleware",
   "clock",
@@ -314,6 +317,39 @@ export function resolveOptions(options: FailoverOptions): ResolvedOptions {
     maxDelay: duration(r.maxDelay, "rateLimit.maxDelay", 60_000),
   };
 
+  let healthCheck: HealthCheckSettings | false = false;
+  if (options.healthCheck !== undefined && options.healthCheck !== false) {
+    const h = options.healthCheck;
+    if (!isPlainObject(h)) {
+      fail("healthCheck", `must be an object or false, got ${show(h)}`);
+    }
+    checkKeys(
+      h,
+      new Set(["path", "interval", "timeout", "jitter"]),
+      "healthCheck",
+    );
+    const path = h.path ?? "models";
+    if (typeof path !== "string" || /^[a-z][a-z0-9+.-]*:/i.test(path)) {
+      fail(
+        "healthCheck.path",
+        `must be a path relative to the endpoint's url, got ${show(path)}`,
+      );
+    }
+    const jitter = h.jitter ?? 0.1;
+    if (typeof jitter !== "number" || !(jitter >= 0 && jitter < 1)) {
+      fail(
+        "healthCheck.jitter",
+        `must be a number in [0, 1), got ${show(jitter)}`,
+      );
+    }
+    healthCheck = {
+      path: path.replace(/^\/+/, ""),
+      interval: duration(h.interval, "healthCheck.interval", 30_000),
+      timeout: duration(h.timeout, "healthCheck.timeout", 5_000),
+      jitter,
+    };
+  }
+
   if (options.onEvent !== undefined && typeof options.onEvent !== "function") {
     fail("onEvent", `must be a function, got ${show(options.onEvent)}`);
   }
@@ -359,6 +395,7 @@ export function resolveOptions(options: FailoverOptions): ResolvedOptions {
     maxAttempts,
     breaker,
     rateLimit,
+    healthCheck,
     onEvent: options.onEvent,
     middleware,
     clock,

@@ -17,6 +17,13 @@ export interface Pool {
   readonly emit: (event: FailoverEvent) => void;
   /** Whether anyone listens, to skip building events nobody reads. */
   readonly listening: boolean;
+  /** Called when a breaker opens (the health checker schedules a probe). */
+  onBreakerOpen: ((endpoint: Endpoint) => void) | undefined;
+  /**
+   * Whether half-open endpoints recover through health-check probes rather
+   * than through user traffic.
+   */
+  probesRecovery: boolean;
 }
 
 /** Builds the pool state from resolved options. */
@@ -51,5 +58,7 @@ export function createPool(options: ResolvedOptions): Pool {
     cursors,
     emit,
     listening: onEvent !== undefined,
+    onBreakerOpen: undefined,
+    probesRecovery: false,
   };
 }

@@ -17,6 +17,7 @@ import { Attempt, type Call, type CallRequest } from "./_context.ts";
 import { createPool } from "./_pool.ts";
 import type { ResolvedOptions } from "./_options.ts";
 import { transport } from "./_transport.ts";
+import { type HealthCheckSettings, startHealthChecks } from "./health_check.ts";
 import { ClosedError, FailoverError, TotalTimeoutError } from "./errors.ts";
 import { breaker } from "./middleware/breaker.ts";
 import { failover } from "./middleware/failover.ts";
@@ -42,6 +43,8 @@ export interface Engine {
   /** Why a response returned by `run` is a failure, when it is one. */
   failureOf(response: Response): Failure | undefined;
   status(): EndpointStatus[];
+  /** Probes every endpoint now; resolves when every probe has answered. */
+  checkHealth(): Promise<void>;
   close(): void;
   readonly closed: boolean;
 }
@@ -55,6 +58,14 @@ function abortCall(call: Call, kind: Call["abortKind"], reason: unknown): void {
 function cancelBody(response: Response): void {
   response.body?.cancel().catch(() => {});
 }
+
+/** What `checkHealth()` uses when periodic health checks are off. */
+const DEFAULT_CHECK: HealthCheckSettings = {
+  path: "models",
+  interval: 30_000,
+  timeout: 5_000,
+  jitter: 0.1,
+};
 
 /** Builds the engine for resolved options. */
 export function createEngine(options: ResolvedOptions): Engine {
@@ -70,6 +81,11 @@ export function createEngine(options: ResolvedOptions): Engine {
     ...options.middleware as readonly Handler<Attempt>[],
     transport(pool),
   ]);
+  const checker = startHealthChecks(
+    pool,
+    options.healthCheck || DEFAULT_CHECK,
+    options.healthCheck !== false,
+  );
   const copyHeaders = options.middleware.length > 0;
   const active = new Set<Call>();
   const failed = new WeakMap<Response, Failure>();
@@ -184,6 +200,8 @@ export function createEngine(options: ResolvedOptions): Engine {
     endpoints: pool.endpoints,
     run,
     failureOf: (response) => failed.get(response),
+    checkHealth: () =>
+      closed ? Promise.reject(new ClosedError()) : checker.checkAll(),
     status() {
       const now = clock.now();
       return pool.endpoints.map((e) => e.status(now));
@@ -191,6 +209,7 @@ export function createEngine(options: ResolvedOptions): Engine {
     close() {
       if (closed) return;
       closed = true;
+      checker.stop();
       const reason = new ClosedError();
       for (const call of active) abortCall(call, "closed", reason);
     },

@@ -35,6 +35,12 @@ export interface Failover {
   readonly fetch: FetchFunction;
   /** A key-free snapshot of every endpoint, in configuration order. */
   status(): EndpointStatus[];
+  /**
+   * Probes every endpoint now (`GET {url}/models` with its key, or the
+   * configured `healthCheck.path`) and resolves with `status()` once every
+   * probe has answered. Works whether or not periodic checks are on.
+   */
+  checkHealth(): Promise<EndpointStatus[]>;
   /** Aborts pending calls (with `ClosedError`) and stops every timer. Idempotent. */
   close(): void;
   /** Same as `close()`, for `using`. */
@@ -89,6 +95,10 @@ export function createFailover(options: FailoverOptions): Failover {
     ky,
     fetch,
     status: () => engine.status(),
+    checkHealth: async () => {
+      await engine.checkHealth();
+      return engine.status();
+    },
     close: () => engine.close(),
     [Symbol.dispose]: () => engine.close(),
   };

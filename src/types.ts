@@ -67,6 +67,18 @@ export interface BreakerOptions {
   maxCooldown?: number;
 }
 
+/** Active health-check settings; see {@linkcode FailoverOptions.healthCheck}. */
+export interface HealthCheckOptions {
+  /** Path probed under each endpoint's url with `GET`. Default `"models"`. */
+  path?: string;
+  /** Time between two probes of one endpoint, in ms. Default `30_000`. */
+  interval?: number;
+  /** Probe timeout, in ms. Default `5_000`. */
+  timeout?: number;
+  /** Random spread of `interval`, as a fraction in [0, 1). Default `0.1`. */
+  jitter?: number;
+}
+
 /** Rate-limit (429) settings; see {@linkcode FailoverOptions.rateLimit}. */
 export interface RateLimitOptions {
   /**
@@ -171,6 +183,8 @@ export interface EndpointStatus {
   lastError: string | undefined;
   /** Clock time of the last failure. */
   lastErrorAt: number | undefined;
+  /** Clock time of the last health-check probe's answer. */
+  lastCheckAt: number | undefined;
   /** Clock time when an open or rate-limited endpoint becomes available again. */
   availableAt: number | undefined;
 }
@@ -238,6 +252,15 @@ export type FailoverEvent =
     status: number;
     delayMs: number;
     until: number;
+  }
+  | {
+    /** A health-check probe answered (or failed). */
+    type: "health-check";
+    endpoint: string;
+    ok: boolean;
+    status?: number;
+    error?: unknown;
+    durationMs: number;
   }
   | {
     /** A response body stalled past `streamIdleTimeout` and was ended. */
@@ -328,6 +351,11 @@ export interface FailoverOptions {
   breaker?: BreakerOptions | false;
   /** How 429 answers bench an endpoint. */
   rateLimit?: RateLimitOptions;
+  /**
+   * Active health checks: periodic `GET {url}/models` probes with each
+   * endpoint's key, or `false` (default). `checkHealth()` works either way.
+   */
+  healthCheck?: HealthCheckOptions | false;
   /** Receives every {@linkcode FailoverEvent}. Exceptions it throws are ignored. */
   onEvent?: (event: FailoverEvent) => void;
   /** Extra middleware, run for each attempt just before the request is sent. */

@@ -14,7 +14,7 @@ export class ManualClock implements Clock {
   #now: number;
   #timers: Timer[] = [];
   #nextId = 1;
-  #watchers: { ms: number; resolve: () => void }[] = [];
+  #watchers = new Set<() => void>();
 
   constructor(start = Date.UTC(2026, 10, 26, 12, 0, 0)) {
     this.#now = start;
@@ -25,10 +25,7 @@ export class ManualClock implements Clock {
   setTimeout = (fn: () => void, ms: number): unknown => {
     const timer = { id: this.#nextId++, at: this.#now + Math.max(0, ms), fn };
     this.#timers.push(timer);
-    for (const w of this.#watchers.filter((w) => w.ms === ms)) {
-      this.#watchers.splice(this.#watchers.indexOf(w), 1);
-      w.resolve();
-    }
+    for (const check of [...this.#watchers]) check();
     return timer.id;
   };
 
@@ -36,20 +33,32 @@ export class ManualClock implements Clock {
     this.#timers = this.#timers.filter((t) => t.id !== handle);
   };
 
+  /** Time left on each pending timer, soonest first. */
+  get delays(): number[] {
+    return this.#timers.map((t) => t.at - this.#now).sort((a, b) => a - b);
+  }
+
   /** Number of timers not yet fired or cleared. */
   get pending(): number {
     return this.#timers.length;
   }
 
   /**
-   * Resolves once a timer of exactly `ms` is set (now or later): lets a test
+   * Resolves once `count` timers of exactly `ms` are pending: lets a test
    * wait until the code under test has started waiting, without sleeping.
    */
-  scheduled(ms: number): Promise<void> {
-    if (this.#timers.some((t) => t.at - this.#now === ms)) {
-      return Promise.resolve();
-    }
-    return new Promise((resolve) => this.#watchers.push({ ms, resolve }));
+  scheduled(ms: number, count = 1): Promise<void> {
+    return new Promise((resolve) => {
+      const check = () => {
+        const due = this.#timers.filter((t) => t.at - this.#now === ms);
+        if (due.length >= count) {
+          this.#watchers.delete(check);
+          resolve();
+        }
+      };
+      this.#watchers.add(check);
+      check();
+    });
   }
 
   /** Moves time forward by `ms`, firing every timer that falls due, in order. */

@@ -15,6 +15,8 @@ export interface TieredPool {
   clock: ManualClock;
   events: FailoverEvent[];
   api: Failover;
+  /** Resolves once `count` events (in all) satisfy `predicate`. */
+  seen(predicate: (e: FailoverEvent) => boolean, count?: number): Promise<void>;
 }
 
 /** Builds a pool over `names` with priorities 1, 2, 3 … and a manual clock. */
@@ -24,11 +26,26 @@ export function tieredPool(
 ): TieredPool {
   const clock = (extra.clock as ManualClock | undefined) ?? new ManualClock();
   const events: FailoverEvent[] = [];
+  const waiters = new Set<() => void>();
   const api = createFailover({
     endpoints: endpointsFor(names, (_, i) => ({ priority: i + 1 })),
-    onEvent: (e) => events.push(e),
+    onEvent: (e) => {
+      events.push(e);
+      for (const check of [...waiters]) check();
+    },
     ...extra,
     clock,
   });
-  return { clock, events, api };
+  const seen = (predicate: (e: FailoverEvent) => boolean, count = 1) =>
+    new Promise<void>((resolve) => {
+      const check = () => {
+        if (events.filter(predicate).length >= count) {
+          waiters.delete(check);
+          resolve();
+        }
+      };
+      waiters.add(check);
+      check();
+    });
+  return { clock, events, api, seen };
 }

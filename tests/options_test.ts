@@ -202,6 +202,36 @@ const CASES: [string, unknown, RegExp][] = [
     /options\.rateLimit\.maxDelay must be a positive number/,
   ],
   [
+    "healthCheck true",
+    { endpoints: [ok], healthCheck: true },
+    /options\.healthCheck must be an object or false, got true/,
+  ],
+  [
+    "healthCheck absolute path",
+    { endpoints: [ok], healthCheck: { path: "https://x/models" } },
+    /options\.healthCheck\.path must be a path relative to the endpoint's url/,
+  ],
+  [
+    "healthCheck interval 0",
+    { endpoints: [ok], healthCheck: { interval: 0 } },
+    /options\.healthCheck\.interval must be a positive number/,
+  ],
+  [
+    "healthCheck jitter 1",
+    { endpoints: [ok], healthCheck: { jitter: 1 } },
+    /options\.healthCheck\.jitter must be a number in \[0, 1\), got 1/,
+  ],
+  [
+    "unknown healthCheck key",
+    { endpoints: [ok], healthCheck: { every: 5 } },
+    /options\.healthCheck\.every is not a known option/,
+  ],
+  [
+    "streamIdleTimeout 0",
+    { endpoints: [ok], streamIdleTimeout: 0 },
+    /options\.streamIdleTimeout must be a positive number/,
+  ],
+  [
     "onEvent not a function",
     { endpoints: [ok], onEvent: "log" },
     /options\.onEvent must be a function, got "log"/,

@@ -77,6 +77,7 @@ export function recordHealth(
   );
   endpoint.openUntil = now + cooldown;
   transition(pool, endpoint, "open", cooldown);
+  pool.onBreakerOpen?.(endpoint);
 }
 
 /**

@@ -53,7 +53,7 @@ export function healthGate(pool: Pool): Handler<Attempt> {
 
       for (const tier of pool.tiers) {
         const candidates = tier.filter((e) =>
-          !call.tried.has(e.name) && e.isAvailable(now)
+          !call.tried.has(e.name) && e.isAvailable(now, pool.probesRecovery)
         );
         if (candidates.length > 0) {
           ctx.candidates = candidates;
