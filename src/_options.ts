@@ -78,7 +78,12 @@ const ENDPOINT_KEYS = new Set([
   "priority",
   "weight",
 ]);
-const STRATEGIES = new Set(["round-robin", "weighted", "priority"]);
+const STRATEGIES = new Set([
+  "round-robin",
+  "weighted",
+  "priority",
+  "least-latency",
+]);
 
 function fail(field: string, problem: string): never {
   throw new TypeError(`ky-failover: options.${field} ${problem}`);
@@ -239,7 +244,7 @@ export function resolveOptions(options: FailoverOptions): ResolvedOptions {
   if (typeof strategy !== "function" && !STRATEGIES.has(strategy)) {
     fail(
       "strategy",
-      `must be "round-robin", "weighted", "priority" or a function, got ${
+      `must be "round-robin", "weighted", "priority", "least-latency" or a function, got ${
         show(strategy)
       }`,
     );

@@ -147,7 +147,12 @@ export type PickerFunction = (
 ) => EndpointInfo | string;
 
 /** How an endpoint is chosen inside the best available tier. */
-export type Strategy = "round-robin" | "weighted" | "priority" | PickerFunction;
+export type Strategy =
+  | "round-robin"
+  | "weighted"
+  | "priority"
+  | "least-latency"
+  | PickerFunction;
 
 /** State of an endpoint as reported by {@linkcode EndpointStatus}. */
 export type EndpointState = "healthy" | "open" | "half-open" | "rate-limited";

@@ -178,3 +178,50 @@ test("a custom picker that returns a stranger fails the call with a clear error"
   );
   assert.deepEqual(regions.counts(), { a: 0, b: 0, c: 0 });
 });
+
+test("least-latency: power of two choices sends most traffic to the fastest, and sheds load from a busy one", async () => {
+  const clock = new ManualClock();
+  const latency: Record<string, number> = { a: 200, b: 20, c: 100 };
+  const held: (() => void)[] = [];
+  let hold = false;
+  const counts: Record<string, number> = { a: 0, b: 0, c: 0 };
+  using api = createFailover({
+    endpoints: endpointsFor(NAMES),
+    strategy: "least-latency",
+    clock,
+    random: seededRandom(5),
+    // A fake network whose answers take `latency` on the test clock.
+    fetch: async (input) => {
+      const name = new URL(String(input)).hostname.split(".")[0];
+      counts[name]++;
+      if (hold) await new Promise<void>((resolve) => held.push(resolve));
+      clock.advance(latency[name]);
+      return new Response("{}");
+    },
+  });
+  await send(api, 300);
+  // Of the three pairs P2C can draw, b wins the two it is in, c wins (a, c):
+  // b ≈ 2/3, c ≈ 1/3, a (slowest) only while it had no sample.
+  assert.ok(
+    counts.b > 170 && counts.c > 70 && counts.a <= 2,
+    JSON.stringify(counts),
+  );
+  assert.equal(api.status()[1].latencyMs, 20);
+
+  // 30 calls in flight at once: b's score grows with its queue, so the
+  // others take a share instead of piling everything on b.
+  for (const k of NAMES) counts[k] = 0;
+  hold = true;
+  const calls = Array.from({ length: 30 }, () => api.fetch("models"));
+  while (held.length < 30) await Promise.resolve();
+  assert.ok(
+    counts.b < 30 && counts.b >= 10,
+    `b sheds load: ${JSON.stringify(counts)}`,
+  );
+  assert.ok(counts.a + counts.c > 0);
+  hold = false;
+  for (const release of held) release();
+  for (const response of await Promise.all(calls)) {
+    await response.body?.cancel();
+  }
+});

@@ -10,6 +10,10 @@
  *   bursts. Weight-0 endpoints only get traffic when no weighted one can.
  * - `"priority"` — always the first available endpoint in configuration
  *   order: strict ordered failover, even inside a tier.
+ * - `"least-latency"` — power of two choices: draw two candidates at random
+ *   and take the one with the lower `(latency EWMA + 1) × (in flight + 1)`.
+ *   Fast endpoints get most traffic, a busy one sheds it, and an endpoint
+ *   with no sample yet counts as fast, so it gets tried.
  * - a function — called with the candidates and a `PickContext`.
  *
  * @module
@@ -52,6 +56,22 @@ function weighted(pool: Pool, candidates: Endpoint[]): Endpoint {
   return best;
 }
 
+/** Expected cost of sending one more request to `e`. */
+function load(e: Endpoint): number {
+  return ((e.latency ?? 0) + 1) * (e.inFlight + 1);
+}
+
+function leastLatency(pool: Pool, candidates: Endpoint[]): Endpoint {
+  const n = candidates.length;
+  const random = pool.options.random;
+  const i = Math.floor(random() * n) % n;
+  let j = Math.floor(random() * (n - 1)) % (n - 1);
+  if (j >= i) j += 1;
+  const a = candidates[i];
+  const b = candidates[j];
+  return load(b) < load(a) ? b : a;
+}
+
 function first(_pool: Pool, candidates: Endpoint[]): Endpoint {
   return candidates[0];
 }
@@ -88,6 +108,8 @@ export function picker(pool: Pool): Handler<Attempt> {
     ? weighted
     : strategy === "priority"
     ? first
+    : strategy === "least-latency"
+    ? leastLatency
     : roundRobin;
   return (ctx, next) => {
     const candidates = ctx.candidates;
