@@ -63,6 +63,7 @@ export type {
   PickContext,
   PickerFunction,
   RateLimitOptions,
+  RetryBudgetOptions,
   Strategy,
 } from "./src/types.ts";
 /** ky's types, re-exported for `failover.ky` and `kyOptions`. */

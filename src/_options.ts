@@ -29,6 +29,7 @@ export interface ResolvedOptions {
     | false;
   rateLimit: { fallbackDelay: number; maxDelay: number };
   healthCheck: HealthCheckSettings | false;
+  retryBudget: { ratio: number; minPerSecond: number; window: number } | false;
   onEvent: ((event: FailoverEvent) => void) | undefined;
   middleware: readonly Middleware[];
   clock: Clock;
@@ -63,6 +64,7 @@ const TOP_LEVEL_KEYS = new Set([
   "breaker",
   "rateLimit",
   "healthCheck",
+  "retryBudget",
   "onEvent",
   "middleware",
   "clock",
@@ -355,6 +357,37 @@ export function resolveOptions(options: FailoverOptions): ResolvedOptions {
     };
   }
 
+  let retryBudget: ResolvedOptions["retryBudget"] = false;
+  if (options.retryBudget !== false) {
+    const rb = options.retryBudget ?? {};
+    if (!isPlainObject(rb)) {
+      fail("retryBudget", `must be an object or false, got ${show(rb)}`);
+    }
+    checkKeys(rb, new Set(["ratio", "minPerSecond", "window"]), "retryBudget");
+    const ratio = rb.ratio ?? 0.3;
+    if (typeof ratio !== "number" || !Number.isFinite(ratio) || ratio < 0) {
+      fail(
+        "retryBudget.ratio",
+        `must be a finite number ≥ 0, got ${show(ratio)}`,
+      );
+    }
+    const minPerSecond = rb.minPerSecond ?? 10;
+    if (
+      typeof minPerSecond !== "number" || !Number.isFinite(minPerSecond) ||
+      minPerSecond < 0
+    ) {
+      fail(
+        "retryBudget.minPerSecond",
+        `must be a finite number ≥ 0, got ${show(minPerSecond)}`,
+      );
+    }
+    retryBudget = {
+      ratio,
+      minPerSecond,
+      window: duration(rb.window, "retryBudget.window", 10_000),
+    };
+  }
+
   if (options.onEvent !== undefined && typeof options.onEvent !== "function") {
     fail("onEvent", `must be a function, got ${show(options.onEvent)}`);
   }
@@ -401,6 +434,7 @@ export function resolveOptions(options: FailoverOptions): ResolvedOptions {
     breaker,
     rateLimit,
     healthCheck,
+    retryBudget,
     onEvent: options.onEvent,
     middleware,
     clock,

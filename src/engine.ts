@@ -6,7 +6,8 @@
  * The chain, composed here and nowhere else, runs once per attempt:
  *
  * ```
- * health gate → picker → timeout → stream idle → breaker → failover (429 / retry) → your middleware → fetch
+ * retry budget → health gate → picker → timeout → stream idle → breaker →
+ * failover (429 / retry) → your middleware → fetch
  * ```
  *
  * @module
@@ -23,6 +24,7 @@ import { breaker } from "./middleware/breaker.ts";
 import { failover } from "./middleware/failover.ts";
 import { healthGate } from "./middleware/health_gate.ts";
 import { picker } from "./middleware/picker.ts";
+import { retryBudget } from "./middleware/retry_budget.ts";
 import { streamIdle } from "./middleware/stream_idle.ts";
 import { attemptTimeout } from "./middleware/timeout.ts";
 import type { AttemptRecord, EndpointStatus } from "./types.ts";
@@ -72,6 +74,7 @@ export function createEngine(options: ResolvedOptions): Engine {
   const pool = createPool(options);
   const { clock, maxAttempts, totalTimeout } = options;
   const chain = compose<Attempt>([
+    retryBudget(pool),
     healthGate(pool),
     picker(pool),
     attemptTimeout(pool),

@@ -79,6 +79,16 @@ export interface HealthCheckOptions {
   jitter?: number;
 }
 
+/** Retry budget settings; see {@linkcode FailoverOptions.retryBudget}. */
+export interface RetryBudgetOptions {
+  /** Retries allowed per call in the window, beyond the floor. Default `0.3`. */
+  ratio?: number;
+  /** Retries always allowed per second of the window. Default `10`. */
+  minPerSecond?: number;
+  /** Length of the sliding window, in ms. Default `10_000`. */
+  window?: number;
+}
+
 /** Rate-limit (429) settings; see {@linkcode FailoverOptions.rateLimit}. */
 export interface RateLimitOptions {
   /**
@@ -361,6 +371,12 @@ export interface FailoverOptions {
    * endpoint's key, or `false` (default). `checkHealth()` works either way.
    */
   healthCheck?: HealthCheckOptions | false;
+  /**
+   * Keeps failovers under `minPerSecond × window + ratio × calls` in a
+   * sliding window, so an outage everywhere cannot multiply traffic; `false`
+   * turns it off. Default `{ ratio: 0.3, minPerSecond: 10, window: 10_000 }`.
+   */
+  retryBudget?: RetryBudgetOptions | false;
   /** Receives every {@linkcode FailoverEvent}. Exceptions it throws are ignored. */
   onEvent?: (event: FailoverEvent) => void;
   /** Extra middleware, run for each attempt just before the request is sent. */

@@ -227,6 +227,21 @@ const CASES: [string, unknown, RegExp][] = [
     /options\.healthCheck\.every is not a known option/,
   ],
   [
+    "retryBudget true",
+    { endpoints: [ok], retryBudget: true },
+    /options\.retryBudget must be an object or false, got true/,
+  ],
+  [
+    "retryBudget negative ratio",
+    { endpoints: [ok], retryBudget: { ratio: -0.1 } },
+    /options\.retryBudget\.ratio must be a finite number ≥ 0, got -0\.1/,
+  ],
+  [
+    "retryBudget window 0",
+    { endpoints: [ok], retryBudget: { window: 0 } },
+    /options\.retryBudget\.window must be a positive number/,
+  ],
+  [
     "streamIdleTimeout 0",
     { endpoints: [ok], streamIdleTimeout: 0 },
     /options\.streamIdleTimeout must be a positive number/,
