@@ -74,6 +74,10 @@ export class Attempt implements AttemptContext {
   health: Health = "neutral";
   startedAt = 0;
   durationMs = 0;
+  /** This attempt was started as a hedge, alongside a slower one. */
+  hedge = false;
+  /** Another attempt of the call won; this one was cancelled. */
+  superseded = false;
   /** Aborts this attempt (set by the timeout middleware). */
   cancel: (reason: unknown) => void = () => {};
 

@@ -30,6 +30,7 @@ export interface ResolvedOptions {
   rateLimit: { fallbackDelay: number; maxDelay: number };
   healthCheck: HealthCheckSettings | false;
   retryBudget: { ratio: number; minPerSecond: number; window: number } | false;
+  hedge: { delay: number; methods: string[] } | false;
   onEvent: ((event: FailoverEvent) => void) | undefined;
   middleware: readonly Middleware[];
   clock: Clock;
@@ -65,6 +66,7 @@ const TOP_LEVEL_KEYS = new Set([
   "rateLimit",
   "healthCheck",
   "retryBudget",
+  "hedge",
   "onEvent",
   "middleware",
   "clock",
@@ -388,6 +390,29 @@ export function resolveOptions(options: FailoverOptions): ResolvedOptions {
     };
   }
 
+  let hedge: ResolvedOptions["hedge"] = false;
+  if (options.hedge !== undefined && options.hedge !== false) {
+    const h = options.hedge;
+    if (!isPlainObject(h)) {
+      fail("hedge", `must be an object or false, got ${show(h)}`);
+    }
+    checkKeys(h, new Set(["delay", "methods"]), "hedge");
+    if (h.delay === undefined) {
+      fail("hedge.delay", "is required (ms before the second attempt)");
+    }
+    const methods = h.methods ?? ["GET", "HEAD", "OPTIONS"];
+    if (!Array.isArray(methods) || methods.some((m) => typeof m !== "string")) {
+      fail(
+        "hedge.methods",
+        `must be an array of method names, got ${show(methods)}`,
+      );
+    }
+    hedge = {
+      delay: duration(h.delay, "hedge.delay", 0),
+      methods: methods.map((m) => m.toUpperCase()),
+    };
+  }
+
   if (options.onEvent !== undefined && typeof options.onEvent !== "function") {
     fail("onEvent", `must be a function, got ${show(options.onEvent)}`);
   }
@@ -435,6 +460,7 @@ export function resolveOptions(options: FailoverOptions): ResolvedOptions {
     rateLimit,
     healthCheck,
     retryBudget,
+    hedge,
     onEvent: options.onEvent,
     middleware,
     clock,

@@ -305,6 +305,25 @@ export function isClosedError(value: unknown): value is ClosedError {
   return hasBrand(value, "ClosedError");
 }
 
+/**
+ * The reason a hedged attempt is cancelled once another attempt of the same
+ * call has won. It never reaches the caller and counts against nobody.
+ *
+ * @example
+ * ```ts
+ * import { HedgeCancelledError } from "@ky-failover/ky-failover";
+ *
+ * console.assert(new HedgeCancelledError().name === "HedgeCancelledError");
+ * ```
+ */
+export class HedgeCancelledError extends KyFailoverError {
+  /** Creates the error. */
+  constructor() {
+    super("another attempt of this call answered first");
+    this.name = "HedgeCancelledError";
+  }
+}
+
 /** Short, key-free description of an attempt's result, e.g. `HTTP 503`. */
 export function describeAttempt(
   attempt: Pick<AttemptRecord, "status" | "error">,

@@ -79,6 +79,14 @@ export interface HealthCheckOptions {
   jitter?: number;
 }
 
+/** Hedging settings; see {@linkcode FailoverOptions.hedge}. */
+export interface HedgeOptions {
+  /** How long the first attempt may go without response headers before a second one starts, in ms. */
+  delay: number;
+  /** Methods that may be hedged (idempotent ones). Default `["GET", "HEAD", "OPTIONS"]`. */
+  methods?: readonly string[];
+}
+
 /** Retry budget settings; see {@linkcode FailoverOptions.retryBudget}. */
 export interface RetryBudgetOptions {
   /** Retries allowed per call in the window, beyond the floor. Default `0.3`. */
@@ -252,6 +260,12 @@ export type FailoverEvent =
     reason: string;
   }
   | {
+    /** A hedge attempt started because the first had no answer yet. */
+    type: "hedge";
+    endpoint: string;
+    attempt: number;
+  }
+  | {
     /** A circuit breaker changed state. */
     type: "breaker";
     endpoint: string;
@@ -377,6 +391,12 @@ export interface FailoverOptions {
    * turns it off. Default `{ ratio: 0.3, minPerSecond: 10, window: 10_000 }`.
    */
   retryBudget?: RetryBudgetOptions | false;
+  /**
+   * Opt-in hedging for idempotent requests: when an attempt has no answer
+   * after `delay` ms, a second one goes to another endpoint; the first good
+   * answer wins and the other is cancelled. Default `false`.
+   */
+  hedge?: HedgeOptions | false;
   /** Receives every {@linkcode FailoverEvent}. Exceptions it throws are ignored. */
   onEvent?: (event: FailoverEvent) => void;
   /** Extra middleware, run for each attempt just before the request is sent. */

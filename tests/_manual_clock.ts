@@ -31,7 +31,22 @@ export class ManualClock implements Clock {
 
   clearTimeout = (handle: unknown): void => {
     this.#timers = this.#timers.filter((t) => t.id !== handle);
+    for (const check of [...this.#watchers]) check();
   };
+
+  /** Resolves once no timer is pending (every timer fired or was cleared). */
+  idle(): Promise<void> {
+    return new Promise((resolve) => {
+      const check = () => {
+        if (this.#timers.length === 0) {
+          this.#watchers.delete(check);
+          resolve();
+        }
+      };
+      this.#watchers.add(check);
+      check();
+    });
+  }
 
   /** Time left on each pending timer, soonest first. */
   get delays(): number[] {

@@ -242,6 +242,16 @@ const CASES: [string, unknown, RegExp][] = [
     /options\.retryBudget\.window must be a positive number/,
   ],
   [
+    "hedge without delay",
+    { endpoints: [ok], hedge: {} },
+    /options\.hedge\.delay is required/,
+  ],
+  [
+    "hedge methods not an array",
+    { endpoints: [ok], hedge: { delay: 100, methods: "GET" } },
+    /options\.hedge\.methods must be an array of method names/,
+  ],
+  [
     "streamIdleTimeout 0",
     { endpoints: [ok], streamIdleTimeout: 0 },
     /options\.streamIdleTimeout must be a positive number/,

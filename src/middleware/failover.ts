@@ -53,7 +53,7 @@ function benchForRateLimit(
 function classify(ctx: Attempt): void {
   const response = ctx.response;
   if (response === undefined) {
-    const aborted = ctx.call.abortKind !== undefined;
+    const aborted = ctx.call.abortKind !== undefined || ctx.superseded;
     ctx.verdict = aborted ? "aborted" : "failover";
     ctx.health = aborted ? "neutral" : "failure";
     return;

@@ -120,7 +120,9 @@ export function picker(pool: Pool): Handler<Attempt> {
     ctx.endpoint = target.info;
     ctx.call.tried.add(target.name);
     const previous = ctx.call.attempts[ctx.call.attempts.length - 1];
-    if (previous !== undefined && pool.listening) {
+    if (ctx.hedge && pool.listening) {
+      pool.emit({ type: "hedge", endpoint: target.name, attempt: ctx.attempt });
+    } else if (previous !== undefined && pool.listening) {
       pool.emit({
         type: "failover",
         from: previous.endpoint,
