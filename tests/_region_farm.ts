@@ -55,9 +55,10 @@ import { Buffer } from "node:buffer";
  *   destroys the socket (a connection reset mid-body).
  * - `{ flaky: p }`: answers HTTP 500 with probability `p` (from the farm's
  *   seedable `random`), normally otherwise.
- * - `{ stallStream: n }`: sends headers and `n` chunks (SSE events for
- *   `stream: true`, else nothing of the JSON body), then nothing more; the
- *   socket stays open until the client gives up or the farm closes.
+ * - `{ stallStream: n }`: sends headers and `n` SSE events for
+ *   `stream: true` (for other requests: headers with a `content-length` and
+ *   the start of the JSON body), then nothing more; the socket stays open
+ *   until the client gives up or the farm closes.
  * - `{ streamEvery: ms }`: a healthy but slow stream: one SSE event every
  *   `ms` milliseconds.
  *
@@ -447,9 +448,14 @@ class FakeRegion implements Region {
         return;
       }
       if (typeof mode === "object" && "stallStream" in mode) {
-        // Headers, then a body that never comes.
-        res.writeHead(200, { ...CORS, "content-type": "application/json" });
-        res.flushHeaders();
+        // Headers (with the length of the whole body), the start of the
+        // body, then nothing more.
+        res.writeHead(200, {
+          ...CORS,
+          "content-type": "application/json",
+          "content-length": "4096",
+        });
+        res.write('{"id":"stalled","choices":[');
         this.#held.add(res);
         res.on("close", () => this.#held.delete(res));
         return;

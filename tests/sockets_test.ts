@@ -183,7 +183,19 @@ test("a stall is seen by for-await readers and by ky's .json() alike", async () 
   clock.advance(1_000);
   assert.ok(isStreamIdleTimeoutError(await iterate));
 
-  // A JSON body that never completes, read by ky.
+  // The same stall read whole with text() (unknown length: read through the
+  // watched stream).
+  const sse = await api.fetch("chat/completions", {
+    method: "POST",
+    body: JSON.stringify({ ...chat, stream: true }),
+  });
+  const whole = sse.text().then(() => undefined, (e) => e);
+  await clock.scheduled(1_000);
+  clock.advance(1_000);
+  assert.ok(isStreamIdleTimeoutError(await whole));
+
+  // A JSON body of known length that stops half-way, read by ky (native
+  // read, bounded as a whole).
   const json = api.ky.post("chat/completions", { json: chat }).json().then(
     () => undefined,
     (e) => e,
