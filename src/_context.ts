@@ -2,6 +2,7 @@
 // chain and the attempt loop share it. No ky types here.
 
 import type { Endpoint } from "./_endpoint.ts";
+import type { Pool } from "./_pool.ts";
 import type { AttemptContext, AttemptRecord, EndpointInfo } from "./types.ts";
 
 /** Why the call-level signal was aborted. */
@@ -95,4 +96,21 @@ export class Attempt implements AttemptContext {
   get path(): string {
     return this.call.request.path;
   }
+}
+
+/** Frees a response body nobody will read. */
+export function cancelBody(response: Response): void {
+  response.body?.cancel().catch(() => {});
+}
+
+/** What an attempt loop needs from the engine. */
+export interface Loop {
+  readonly pool: Pool;
+  readonly chain: (ctx: Attempt) => Promise<void>;
+  /** A fresh attempt context for attempt `n` of `call`. */
+  newAttempt(call: Call, n: number): Attempt;
+  /** Ends the call with a successful (or final) attempt's response. */
+  succeed(call: Call, ctx: Attempt): Response;
+  /** Ends the call after its last attempt failed. */
+  finish(call: Call, last: Attempt | undefined): Response;
 }

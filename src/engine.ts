@@ -14,17 +14,19 @@
  */
 
 import { compose, type Handler } from "./_compose.ts";
-import { Attempt, type Call, type CallRequest } from "./_context.ts";
+import {
+  Attempt,
+  type Call,
+  type CallRequest,
+  cancelBody,
+  type Loop,
+} from "./_context.ts";
 import { createPool } from "./_pool.ts";
 import type { ResolvedOptions } from "./_options.ts";
 import { transport } from "./_transport.ts";
 import { type HealthCheckSettings, startHealthChecks } from "./health_check.ts";
-import {
-  ClosedError,
-  FailoverError,
-  HedgeCancelledError,
-  TotalTimeoutError,
-} from "./errors.ts";
+import { ClosedError, FailoverError, TotalTimeoutError } from "./errors.ts";
+import { hedged } from "./hedge.ts";
 import { breaker } from "./middleware/breaker.ts";
 import { failover } from "./middleware/failover.ts";
 import { healthGate } from "./middleware/health_gate.ts";
@@ -62,10 +64,6 @@ function abortCall(call: Call, kind: Call["abortKind"], reason: unknown): void {
   call.controller.abort(reason);
 }
 
-function cancelBody(response: Response): void {
-  response.body?.cancel().catch(() => {});
-}
-
 /** What `checkHealth()` uses when periodic health checks are off. */
 const DEFAULT_CHECK: HealthCheckSettings = {
   path: "models",
@@ -99,11 +97,16 @@ export function createEngine(options: ResolvedOptions): Engine {
   const failed = new WeakMap<Response, Failure>();
   let closed = false;
 
+  function newAttempt(call: Call, n: number): Attempt {
+    const ctx = new Attempt(call, n);
+    if (copyHeaders) ctx.headers = new Headers(call.request.headers);
+    return ctx;
+  }
+
   async function attempts(call: Call): Promise<Response> {
     let last: Attempt | undefined;
     for (let n = 1; n <= maxAttempts; n++) {
-      const ctx = new Attempt(call, n);
-      if (copyHeaders) ctx.headers = new Headers(call.request.headers);
+      const ctx = newAttempt(call, n);
       try {
         await chain(ctx);
       } catch (error) {
@@ -159,90 +162,6 @@ export function createEngine(options: ResolvedOptions): Engine {
     throw error;
   }
 
-  /** Whether an untried endpoint could take a hedge right now. */
-  function canHedge(call: Call): boolean {
-    const now = clock.now();
-    return pool.endpoints.some((e) =>
-      !call.tried.has(e.name) && e.isAvailable(now, pool.probesRecovery)
-    );
-  }
-
-  /**
-   * The attempt loop with hedging: when an attempt has no answer after
-   * `delay`, a second one starts on another endpoint; the first good answer
-   * wins and the others are cancelled (they count against nobody).
-   */
-  async function hedged(call: Call, delay: number): Promise<Response> {
-    type Settled = { ctx: Attempt; thrown?: { error: unknown } };
-    const running = new Map<Attempt, Promise<Settled>>();
-    let last: Attempt | undefined;
-    let started = 0;
-    let lastStart = 0;
-    const start = (hedge: boolean) => {
-      started += 1;
-      lastStart = clock.now();
-      const ctx = new Attempt(call, started);
-      ctx.hedge = hedge;
-      if (copyHeaders) ctx.headers = new Headers(call.request.headers);
-      running.set(
-        ctx,
-        chain(ctx).then(
-          () => ({ ctx }),
-          (error) => ({ ctx, thrown: { error } }),
-        ),
-      );
-    };
-    const dropOthers = () => {
-      for (const [other, settled] of running) {
-        other.superseded = true;
-        other.cancel(new HedgeCancelledError());
-        void settled.then(({ ctx }) => {
-          if (ctx.response) cancelBody(ctx.response);
-        });
-      }
-      running.clear();
-    };
-    start(false);
-    while (running.size > 0) {
-      let timer: unknown;
-      const waits: Promise<Settled | "hedge">[] = [...running.values()];
-      if (running.size === 1 && started < maxAttempts && canHedge(call)) {
-        const wait = lastStart + delay - clock.now();
-        if (wait <= 0) {
-          start(true);
-          continue;
-        }
-        waits.push(
-          new Promise((resolve) => {
-            timer = clock.setTimeout(() => resolve("hedge"), wait);
-          }),
-        );
-      }
-      const first = await Promise.race(waits);
-      if (timer !== undefined) clock.clearTimeout(timer);
-      if (first === "hedge") {
-        if (started < maxAttempts && canHedge(call)) start(true);
-        continue;
-      }
-      const { ctx, thrown } = first;
-      running.delete(ctx);
-      if (thrown) {
-        dropOthers();
-        throw thrown.error;
-      }
-      if (ctx.target === undefined) continue;
-      if (last?.response) cancelBody(last.response);
-      last = ctx;
-      if (ctx.verdict === "success" || ctx.verdict === "final") {
-        dropOthers();
-        return succeed(call, ctx);
-      }
-      if (ctx.verdict === "aborted") continue;
-      if (running.size === 0 && started < maxAttempts) start(false);
-    }
-    return finish(call, last);
-  }
-
   function succeed(call: Call, ctx: Attempt): Response {
     if (pool.listening) {
       pool.emit({
@@ -255,6 +174,8 @@ export function createEngine(options: ResolvedOptions): Engine {
     }
     return ctx.response!;
   }
+
+  const loop: Loop = { pool, chain, newAttempt, succeed, finish };
 
   async function run(request: CallRequest): Promise<Response> {
     if (closed) throw new ClosedError();
@@ -282,7 +203,7 @@ export function createEngine(options: ResolvedOptions): Engine {
     try {
       const hedge = options.hedge;
       const response = hedge !== false && hedge.methods.includes(request.method)
-        ? await hedged(call, hedge.delay)
+        ? await hedged(loop, call, hedge.delay)
         : await attempts(call);
       ok = true;
       return response;
