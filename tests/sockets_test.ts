@@ -6,6 +6,7 @@ import { ManualClock, seededRandom } from "./_manual_clock.ts";
 import { type Farm, startFarm } from "./_region_farm.ts";
 import {
   createFailover,
+  type Failover,
   type FailoverEvent,
   type FailoverOptions,
   isStreamIdleTimeoutError,
@@ -33,7 +34,7 @@ function poolOver(farm: Farm, extra: Partial<FailoverOptions> = {}) {
   return { api, clock, events };
 }
 
-async function reply(api: { ky: { post: Function } }): Promise<string> {
+async function reply(api: Failover): Promise<string> {
   const body = await api.ky.post("chat/completions", { json: chat }).json() as {
     choices: { message: { content: string } }[];
   };
