@@ -256,3 +256,31 @@ test("cancelling a stream, or aborting the call mid-stream, leaves no timer", as
   assert.equal(clock.pending, 0);
   assert.equal(api.status()[0].failures, 0, "neither is the endpoint's fault");
 });
+
+test("a slow region within the timeout answers; a 429 with Retry-After benches it over sockets", async () => {
+  await using farm = await startFarm(NAMES);
+  const { api, clock } = poolOver(farm);
+  using _ = api;
+  await farm.region("primary").setMode({ slow: 30 });
+  assert.equal(await reply(api), "hello from primary");
+  assert.ok((api.status()[0].latencyMs ?? -1) >= 0);
+  await farm.region("primary").setMode({
+    status: 429,
+    headers: { "retry-after": "3" },
+  });
+  assert.equal(await reply(api), "hello from hk");
+  assert.equal(api.status()[0].state, "rate-limited");
+  await farm.region("primary").setMode("up");
+  assert.equal(
+    await reply(api),
+    "hello from hk",
+    "benched while Retry-After runs",
+  );
+  clock.advance(3_000);
+  assert.equal(await reply(api), "hello from primary");
+  assert.deepEqual(farm.region("primary").received.map((r) => r.mode), [
+    { slow: 30 },
+    { status: 429, headers: { "retry-after": "3" } },
+    "up",
+  ]);
+});
