@@ -46,54 +46,80 @@ const READS = [
 
 type Read = () => Promise<unknown>;
 
-function watch(
-  pool: Pool,
-  ctx: Attempt,
-  response: Response,
-  timeoutMs: number,
-): void {
-  const { clock } = pool.options;
-  const endpoint = ctx.target!;
-  const original = response.body!;
-  let stalled = false;
+/** The watch of one response body. */
+class Watch {
+  readonly #pool: Pool;
+  readonly #ctx: Attempt;
+  readonly #timeoutMs: number;
+  readonly #original: ReadableStream<Uint8Array>;
+  /** Whether native whole-body reads are safe to bound as a whole. */
+  readonly small: boolean;
+  #stalled = false;
+  #watched: ReadableStream<Uint8Array> | undefined;
 
-  // The body broke after the call was committed: count it against the
-  // endpoint (a caller's abort or the pool closing is nobody's fault).
-  const blame = (error: unknown) => {
+  constructor(
+    pool: Pool,
+    ctx: Attempt,
+    response: Response,
+    original: ReadableStream<Uint8Array>,
+    timeoutMs: number,
+  ) {
+    this.#pool = pool;
+    this.#ctx = ctx;
+    this.#timeoutMs = timeoutMs;
+    this.#original = original;
+    const length = Number(response.headers.get("content-length") ?? NaN);
+    this.small = length >= 0 && length <= WHOLE_READ_LIMIT;
+  }
+
+  /**
+   * The body broke after the call was committed: count it against the
+   * endpoint (a caller's abort or the pool closing is nobody's fault).
+   */
+  #blame(error: unknown): void {
+    const ctx = this.#ctx;
     if (ctx.call.abortKind !== undefined) return;
-    const now = clock.now();
+    const pool = this.#pool;
+    const endpoint = ctx.target!;
+    const now = pool.options.clock.now();
     endpoint.failures += 1;
     endpoint.consecutiveFailures += 1;
-    endpoint.lastError = stalled
+    endpoint.lastError = this.#stalled
       ? (error as Error).message
       : describeError(error);
     endpoint.lastErrorAt = now;
-    if (stalled && pool.listening) {
-      pool.emit({ type: "stream-stall", endpoint: endpoint.name, timeoutMs });
+    if (this.#stalled && pool.listening) {
+      pool.emit({
+        type: "stream-stall",
+        endpoint: endpoint.name,
+        timeoutMs: this.#timeoutMs,
+      });
     }
     recordHealth(pool, endpoint, "failure", now);
-  };
-  const stall = (): StreamIdleTimeoutError => {
-    stalled = true;
-    const error = new StreamIdleTimeoutError(endpoint.name, timeoutMs);
-    ctx.cancel(error);
-    blame(error);
-    return error;
-  };
+  }
+
+  #error(): StreamIdleTimeoutError {
+    return new StreamIdleTimeoutError(this.#ctx.target!.name, this.#timeoutMs);
+  }
 
   /** Races one pending read against the idle timer. */
-  const guard = <T>(read: Promise<T>): Promise<T> =>
-    new Promise<T>((resolve, reject) => {
-      if (stalled) {
+  guard<T>(read: Promise<T>): Promise<T> {
+    const { clock } = this.#pool.options;
+    return new Promise<T>((resolve, reject) => {
+      if (this.#stalled) {
         read.catch(() => {});
-        return reject(new StreamIdleTimeoutError(endpoint.name, timeoutMs));
+        return reject(this.#error());
       }
       let done = false;
       const timer = clock.setTimeout(() => {
         done = true;
         read.catch(() => {});
-        reject(stall());
-      }, timeoutMs);
+        this.#stalled = true;
+        const error = this.#error();
+        this.#ctx.cancel(error);
+        this.#blame(error);
+        reject(error);
+      }, this.#timeoutMs);
       read.then((value) => {
         if (done) return;
         done = true;
@@ -105,46 +131,82 @@ function watch(
         clock.clearTimeout(timer);
         // A body that is not valid JSON is the reader's problem, not a
         // broken connection.
-        if ((error as Error)?.name !== "SyntaxError") blame(error);
+        if ((error as Error)?.name !== "SyntaxError") this.#blame(error);
         reject(error);
       });
     });
+  }
 
-  let watched: ReadableStream<Uint8Array> | undefined;
-  const body = () => {
-    if (watched !== undefined) return watched;
-    const reader = original.getReader();
-    watched = new ReadableStream<Uint8Array>({
-      async pull(controller) {
-        const { done, value } = await guard(reader.read());
+  /** The body as a stream read one watched chunk at a time. */
+  body(): ReadableStream<Uint8Array> {
+    if (this.#watched !== undefined) return this.#watched;
+    const reader = this.#original.getReader();
+    this.#watched = new ReadableStream<Uint8Array>({
+      pull: async (controller) => {
+        const { done, value } = await this.guard(reader.read());
         if (done) controller.close();
         else controller.enqueue(value);
       },
       cancel: (reason) => reader.cancel(reason),
     }, { highWaterMark: 0 });
-    return watched;
-  };
-  Object.defineProperty(response, "body", { get: body, configurable: true });
+    return this.#watched;
+  }
+}
 
-  const length = Number(response.headers.get("content-length") ?? NaN);
-  const small = length >= 0 && length <= WHOLE_READ_LIMIT;
+const watches = new WeakMap<Response, Watch>();
+/** Watched prototypes, one per native Response prototype (realm). */
+const prototypes = new WeakMap<object, object>();
+
+/**
+ * A prototype that sits between a response and its native prototype and
+ * routes body access through the response's watch. Swapping the prototype
+ * of a response is far cheaper than defining properties on each one.
+ */
+function watchedPrototype(native: object): object {
+  let proto = prototypes.get(native);
+  if (proto !== undefined) return proto;
+  const descriptors: PropertyDescriptorMap = {
+    body: {
+      get(this: Response) {
+        return watches.get(this)!.body();
+      },
+      configurable: true,
+    },
+  };
   for (const name of READS) {
-    const native = (response as unknown as Record<string, Read | undefined>)[
-      name
-    ];
-    if (typeof native !== "function") continue;
-    const read: Read = small
-      ? () => guard(native.call(response))
-      : () =>
-        (new Response(body(), {
-          headers: response.headers,
-        }) as unknown as Record<string, Read>)[name]();
-    Object.defineProperty(response, name, {
-      value: read,
+    const read = (native as Record<string, Read | undefined>)[name];
+    if (typeof read !== "function") continue;
+    descriptors[name] = {
+      value(this: Response) {
+        const watch = watches.get(this)!;
+        if (watch.small) return watch.guard(read.call(this));
+        const copy = new Response(watch.body(), { headers: this.headers });
+        return (copy as unknown as Record<string, Read>)[name]();
+      },
       configurable: true,
       writable: true,
-    });
+    };
   }
+  proto = Object.create(native, descriptors) as object;
+  prototypes.set(native, proto);
+  return proto;
+}
+
+function watch(
+  pool: Pool,
+  ctx: Attempt,
+  response: Response,
+  original: ReadableStream<Uint8Array>,
+  timeoutMs: number,
+): void {
+  watches.set(
+    response,
+    new Watch(pool, ctx, response, original, timeoutMs),
+  );
+  Object.setPrototypeOf(
+    response,
+    watchedPrototype(Object.getPrototypeOf(response)),
+  );
 }
 
 /** The stream idle timeout middleware. */
@@ -154,10 +216,9 @@ export function streamIdle(pool: Pool): Handler<Attempt> {
     await next();
     if (timeoutMs === false) return;
     const response = ctx.response;
-    if (
-      response?.body && (ctx.verdict === "success" || ctx.verdict === "final")
-    ) {
-      watch(pool, ctx, response, timeoutMs);
+    const body = response?.body;
+    if (body && (ctx.verdict === "success" || ctx.verdict === "final")) {
+      watch(pool, ctx, response!, body, timeoutMs);
     }
   };
 }
