@@ -137,6 +137,26 @@ class Watch {
     });
   }
 
+  /** Reads the whole body through the watch. */
+  async readAll(): Promise<Uint8Array<ArrayBuffer>> {
+    const reader = this.body().getReader();
+    const chunks: Uint8Array[] = [];
+    let size = 0;
+    for (;;) {
+      const { done, value } = await reader.read();
+      if (done) break;
+      chunks.push(value);
+      size += value.byteLength;
+    }
+    const bytes = new Uint8Array(size);
+    let offset = 0;
+    for (const chunk of chunks) {
+      bytes.set(chunk, offset);
+      offset += chunk.byteLength;
+    }
+    return bytes;
+  }
+
   /** The body as a stream read one watched chunk at a time. */
   body(): ReadableStream<Uint8Array> {
     if (this.#watched !== undefined) return this.#watched;
@@ -180,8 +200,13 @@ function watchedPrototype(native: object): object {
       value(this: Response) {
         const watch = watches.get(this)!;
         if (watch.small) return watch.guard(read.call(this));
-        const copy = new Response(watch.body(), { headers: this.headers });
-        return (copy as unknown as Record<string, Read>)[name]();
+        return watch.readAll().then((bytes) => {
+          // Parse the complete bytes the way the native method would; the
+          // read itself went through the watch, so its error (a stall) is
+          // the one the caller sees on every runtime.
+          const copy = new Response(bytes, { headers: this.headers });
+          return (copy as unknown as Record<string, Read>)[name]();
+        });
       },
       configurable: true,
       writable: true,
