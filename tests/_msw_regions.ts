@@ -1,108 +1,29 @@
-// MSW-mocked regions for the behavioural tests. Each region answers under
-// https://<name>.example.ai/v1 and can be switched between outage modes;
-// it records what it received (path, Authorization, body).
+// MSW-mocked regions for the behavioural tests, on top of the public
+// testing helpers (`ky-failover/testing`), so that those stay honest. Each
+// region answers under https://<name>.example.ai/v1, can be switched between
+// outage modes and records what it received (path, Authorization, body).
+// Its normal answer echoes the request: `{ region, path, echo, … }`; a
+// `stream: true` request gets the helpers' SSE chat completion instead.
 
-import { http, HttpResponse } from "msw";
 import { setupServer } from "msw/node";
 import type { Clock } from "ky-failover";
+import {
+  type MockRegion,
+  mockRegions as createRegions,
+  type ReceivedRequest,
+  type RegionMode,
+} from "ky-failover/testing";
 
-/** How a mocked region behaves. */
-export type Mode =
-  | "up"
-  /** Network error (connection refused / reset). */
-  | "error"
-  /** Never answers until the request is aborted. */
-  | "hang"
-  /** Answers after `ms` on the test clock. */
-  | { slow: number }
-  /** Answers with this status (OpenAI-style error body) and headers. */
-  | { status: number; headers?: Record<string, string> };
+/**
+ * How a mocked region behaves: any mode of `ky-failover/testing`, and
+ * `"error"`, this suite's older name for `"refused"` (a network error).
+ */
+export type Mode = RegionMode | "error";
 
 /** What a region received. */
-export interface Received {
-  method: string;
-  path: string;
-  authorization: string | null;
-  headers: Headers;
-  body: string;
-}
+export type Received = ReceivedRequest;
 
-/** A mocked region. */
-export interface MockRegion {
-  name: string;
-  url: string;
-  mode: Mode;
-  received: Received[];
-}
-
-const regions = new Map<string, MockRegion>();
-const waiters: { name: string; count: number; resolve: () => void }[] = [];
-let clock: Clock | undefined;
-
-function notify(): void {
-  for (const w of [...waiters]) {
-    const region = regions.get(w.name);
-    if (region && region.received.length >= w.count) {
-      waiters.splice(waiters.indexOf(w), 1);
-      w.resolve();
-    }
-  }
-}
-
-function untilAborted(signal: AbortSignal): Promise<void> {
-  return new Promise((resolve) => {
-    if (signal.aborted) return resolve();
-    signal.addEventListener("abort", () => resolve(), { once: true });
-  });
-}
-
-const server = setupServer(
-  http.all(/^https:\/\/([a-z0-9-]+)\.example\.ai\/.*/, async ({ request }) => {
-    const url = new URL(request.url);
-    const name = url.hostname.split(".")[0];
-    const region = regions.get(name);
-    if (region === undefined) return HttpResponse.error();
-    const body = request.method === "GET" || request.method === "HEAD"
-      ? ""
-      : await request.text();
-    region.received.push({
-      method: request.method,
-      path: url.pathname + url.search,
-      authorization: request.headers.get("authorization"),
-      headers: request.headers,
-      body,
-    });
-    notify();
-    const mode = region.mode;
-    if (mode === "error") return HttpResponse.error();
-    if (mode === "hang") {
-      await untilAborted(request.signal);
-      return HttpResponse.error();
-    }
-    if (typeof mode === "object" && "slow" in mode) {
-      await new Promise<void>((resolve) => {
-        const handle = clock!.setTimeout(resolve, mode.slow);
-        request.signal.addEventListener("abort", () => {
-          clock!.clearTimeout(handle);
-          resolve();
-        }, { once: true });
-      });
-    }
-    if (typeof mode === "object" && "status" in mode) {
-      return HttpResponse.json(
-        { error: { message: `${name} says ${mode.status}`, type: "test" } },
-        { status: mode.status, headers: mode.headers },
-      );
-    }
-    return HttpResponse.json({
-      id: `chatcmpl-${region.received.length}`,
-      object: url.pathname.endsWith("/models") ? "list" : "chat.completion",
-      region: name,
-      path: url.pathname,
-      echo: body ? JSON.parse(body) : null,
-    });
-  }),
-);
+export type { MockRegion };
 
 /** A set of mocked regions, live until disposed. */
 export interface Regions extends Disposable {
@@ -114,40 +35,47 @@ export interface Regions extends Disposable {
   counts(): Record<string, number>;
 }
 
+const server = setupServer();
+// MSW 2 hands every mocked response's clone to its "response:mocked" event;
+// under Node (undici) cancelling the body of a response whose clone was
+// never read does not settle (mswjs/interceptors#712, #799), and the tests
+// cancel bodies they do not read. Dropping the clone's body lets it settle.
+server.events.on("response:mocked", ({ response }) => {
+  response.body?.cancel().catch(() => {});
+});
+
 /**
  * Starts MSW with one region per name (URL `https://<name>.example.ai/v1`).
  * `testClock` drives `{ slow }` answers.
  */
 export function mockRegions(names: string[], testClock?: Clock): Regions {
-  regions.clear();
-  waiters.length = 0;
-  clock = testClock;
-  for (const name of names) {
-    regions.set(name, {
-      name,
-      url: `https://${name}.example.ai/v1`,
-      mode: "up",
-      received: [],
-    });
-  }
+  const regions = createRegions(names, {
+    clock: testClock,
+    reply: (request, { region, received }) => {
+      // Streamed requests get the helpers' own server-sent events.
+      if (/"stream"\s*:\s*true/.test(received.body)) return undefined;
+      const url = new URL(request.url);
+      return Response.json({
+        id: `chatcmpl-${region.received.length}`,
+        object: url.pathname.endsWith("/models") ? "list" : "chat.completion",
+        region: region.name,
+        path: url.pathname,
+        echo: received.body ? JSON.parse(received.body) : null,
+      });
+    },
+  });
+  server.resetHandlers(...regions.handlers);
   server.listen({ onUnhandledRequest: "error" });
   return {
-    get: (name) => regions.get(name)!,
+    get: (name) => regions.region(name),
     set: (name, mode) => {
-      regions.get(name)!.mode = mode;
+      regions.region(name).mode = mode === "error" ? "refused" : mode;
     },
-    received: (name, count) =>
-      new Promise((resolve) => {
-        waiters.push({ name, count, resolve });
-        notify();
-      }),
-    counts: () =>
-      Object.fromEntries(
-        [...regions.values()].map((r) => [r.name, r.received.length]),
-      ),
+    received: (name, count) => regions.region(name).waitForRequests(count),
+    counts: () => regions.counts(),
     [Symbol.dispose]: () => {
       server.close();
-      regions.clear();
+      server.resetHandlers();
     },
   };
 }

@@ -28,7 +28,8 @@ import {
  * - `{ slow: ms }`: answers normally after `ms` milliseconds of the region's
  *   clock (see {@linkcode MockRegionOptions.clock}).
  * - `{ status, headers?, body? }`: answers with `status`, an OpenAI-style
- *   error body (or `body`, JSON-encoded) and the given headers, e.g.
+ *   error body (or `body`: a string as it is, anything else as JSON) and
+ *   the given headers, e.g.
  *   `{ status: 429, headers: { "retry-after": "2" } }`.
  * - `{ stallAfter: n }`: answers `200` with a server-sent event stream at
  *   once, sends its first `n` events and then nothing more: a stream that
@@ -136,11 +137,12 @@ export interface MockRegionOptions {
    * a `chat.completion` saying `hello from <name>`, or with `stream: true`
    * the same as server-sent `chat.completion.chunk` events ending in
    * `data: [DONE]`; anything else is a 404 with an OpenAI-style error body.
+   * Return `undefined` to fall back to that default answer.
    */
   reply?: (
     request: Request,
     context: ReplyContext,
-  ) => Response | Promise<Response>;
+  ) => Response | undefined | Promise<Response | undefined>;
 }
 
 /**
@@ -344,7 +346,9 @@ export function mockRegion(options: MockRegionOptions): MockRegion {
       404,
     );
   };
-  const reply = options.reply ?? defaultReply;
+  const reply = async (request: Request, context: ReplyContext) =>
+    (await options.reply?.(request, context)) ??
+      defaultReply(request, context);
 
   const answer = async (request: Request): Promise<Response> => {
     const mode = region.mode;
@@ -392,6 +396,7 @@ export function mockRegion(options: MockRegionOptions): MockRegion {
     }
     if ("slow" in mode) {
       await new Promise<void>((resolve) => {
+        if (request.signal.aborted) return resolve();
         const onAbort = () => {
           clock.clearTimeout(handle);
           resolve();
