@@ -24,7 +24,7 @@ import type { Pool } from "./_pool.ts";
 import { targetUrl } from "./_transport.ts";
 import { AttemptTimeoutError, describeError } from "./errors.ts";
 import { recordHealth, refreshBreaker } from "./middleware/breaker.ts";
-import { retryDelay } from "./_retry_after.ts";
+import { benchForRateLimit } from "./middleware/failover.ts";
 
 /** Health-check settings after validation. */
 export interface HealthCheckSettings {
@@ -119,12 +119,7 @@ export function startHealthChecks(
       });
     }
     if (status === 429) {
-      const delay = retryDelay(response!.headers, now) ??
-        pool.options.rateLimit.fallbackDelay;
-      endpoint.limitedUntil = Math.max(
-        endpoint.limitedUntil,
-        now + Math.min(delay, pool.options.rateLimit.maxDelay),
-      );
+      benchForRateLimit(pool, endpoint, response!, now);
       return;
     }
     refreshBreaker(pool, endpoint, now);

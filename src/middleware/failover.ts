@@ -25,7 +25,11 @@ import { retryDelay } from "../_retry_after.ts";
 import { describeError } from "../errors.ts";
 import type { AttemptOutcome, AttemptRecord } from "../types.ts";
 
-function benchForRateLimit(
+/**
+ * Benches `endpoint` after a 429 (always) or a 503 (when it says for how
+ * long), until the server's retry delay — capped — has passed.
+ */
+export function benchForRateLimit(
   pool: Pool,
   endpoint: Endpoint,
   response: Response,
