@@ -38,7 +38,6 @@ import {
 } from "node:http";
 import type { Socket } from "node:net";
 import { Buffer } from "node:buffer";
-import { errorJson } from "../src/testing/_openai.ts";
 
 /**
  * How a region behaves.
@@ -142,8 +141,23 @@ export type RegionSpec = string | {
 
 const MODEL = "gpt-4.1";
 
+const ERROR_TYPES: Record<number, [type: string, code: string | null]> = {
+  400: ["invalid_request_error", null],
+  401: ["invalid_request_error", "invalid_api_key"],
+  403: ["invalid_request_error", "unsupported_country_region_territory"],
+  404: ["invalid_request_error", "not_found"],
+  408: ["timeout", null],
+  429: ["requests", "rate_limit_exceeded"],
+  500: ["server_error", null],
+  502: ["server_error", null],
+  503: ["server_error", "service_unavailable"],
+  504: ["server_error", null],
+};
+
 function errorBody(status: number, message: string): string {
-  return errorJson(status, message);
+  const [type, code] = ERROR_TYPES[status] ??
+    [status >= 500 ? "server_error" : "invalid_request_error", null];
+  return JSON.stringify({ error: { message, type, param: null, code } });
 }
 
 function send(
