@@ -73,7 +73,6 @@ export class Attempt implements AttemptContext {
   probe = false;
   verdict: Verdict = "exhausted";
   health: Health = "neutral";
-  startedAt = 0;
   durationMs = 0;
   /** This attempt was started as a hedge, alongside a slower one. */
   hedge = false;

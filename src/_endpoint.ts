@@ -84,6 +84,18 @@ export class Endpoint {
     return Math.max(open, this.limitedUntil, now);
   }
 
+  /**
+   * Records a failure: remembers why and when, and adds to the count the
+   * breaker reads. `traffic` failures (user attempts, not probes) also count
+   * in `failures`.
+   */
+  recordFailure(description: string, now: number, traffic: boolean): void {
+    if (traffic) this.failures += 1;
+    this.consecutiveFailures += 1;
+    this.lastError = description;
+    this.lastErrorAt = now;
+  }
+
   recordLatency(ms: number): void {
     this.lastLatency = ms;
     this.latency = this.latency === undefined

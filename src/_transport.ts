@@ -41,7 +41,6 @@ export function transport(pool: Pool): Handler<Attempt> {
     endpoint.requests += 1;
     endpoint.inFlight += 1;
     const started = clock.now();
-    ctx.startedAt = started;
     try {
       ctx.response = await fetchImpl(targetUrl(endpoint, request.path), init);
       endpoint.recordLatency(clock.now() - started);

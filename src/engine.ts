@@ -55,7 +55,6 @@ export interface Engine {
   /** Probes every endpoint now; resolves when every probe has answered. */
   checkHealth(): Promise<void>;
   close(): void;
-  readonly closed: boolean;
 }
 
 function abortCall(call: Call, kind: Call["abortKind"], reason: unknown): void {
@@ -232,9 +231,6 @@ export function createEngine(options: ResolvedOptions): Engine {
       checker.stop();
       const reason = new ClosedError();
       for (const call of active) abortCall(call, "closed", reason);
-    },
-    get closed() {
-      return closed;
     },
   };
 }

@@ -127,11 +127,11 @@ export function startHealthChecks(
       endpoint.consecutiveFailures = 0;
       recordHealth(pool, endpoint, "success", now);
     } else {
-      endpoint.consecutiveFailures += 1;
-      endpoint.lastError = status === undefined
-        ? describeError(error)
-        : `HTTP ${status}`;
-      endpoint.lastErrorAt = now;
+      endpoint.recordFailure(
+        status === undefined ? describeError(error) : `HTTP ${status}`,
+        now,
+        false,
+      );
       recordHealth(pool, endpoint, "failure", now);
     }
   }

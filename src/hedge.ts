@@ -13,14 +13,13 @@
 
 import { type Attempt, type Call, cancelBody, type Loop } from "./_context.ts";
 import { HedgeCancelledError } from "./errors.ts";
+import { isCandidate } from "./middleware/health_gate.ts";
 
 /** Whether an untried endpoint could take a hedge right now. */
 function canHedge(loop: Loop, call: Call): boolean {
   const { pool } = loop;
   const now = pool.options.clock.now();
-  return pool.endpoints.some((e) =>
-    !call.tried.has(e.name) && e.isAvailable(now, pool.probesRecovery)
-  );
+  return pool.endpoints.some((e) => isCandidate(pool, call, e, now));
 }
 
 /** Runs `call` with hedging after `delay` ms. */

@@ -117,16 +117,17 @@ export function failover(pool: Pool): Handler<Attempt> {
     const endpoint = ctx.target!;
     const now = clock.now();
     const response = ctx.response;
+    const description = response
+      ? `HTTP ${response.status}`
+      : describeError(ctx.error);
     if (ctx.health === "failure") {
-      endpoint.failures += 1;
-      endpoint.consecutiveFailures += 1;
+      endpoint.recordFailure(description, now, true);
     } else if (ctx.health === "success") {
       endpoint.consecutiveFailures = 0;
     }
-    if (ctx.health === "failure" || response?.status === 429) {
-      endpoint.lastError = response
-        ? `HTTP ${response.status}`
-        : describeError(ctx.error);
+    if (response?.status === 429) {
+      // Not a failure, but worth showing in status().
+      endpoint.lastError = description;
       endpoint.lastErrorAt = now;
     }
     if (response?.status === 429 || response?.status === 503) {

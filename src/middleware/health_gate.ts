@@ -22,7 +22,7 @@
  */
 
 import type { Handler } from "../_compose.ts";
-import type { Attempt } from "../_context.ts";
+import type { Attempt, Call } from "../_context.ts";
 import type { Endpoint } from "../_endpoint.ts";
 import type { Pool } from "../_pool.ts";
 import { sleep } from "../_sleep.ts";
@@ -32,6 +32,20 @@ function soonestFirst(now: number) {
   return (a: Endpoint, b: Endpoint) =>
     a.availableAt(now) - b.availableAt(now) || a.priority - b.priority ||
     a.index - b.index;
+}
+
+/**
+ * Whether `endpoint` may take `call`'s next attempt without panic: not yet
+ * tried in this call, and available (breaker, rate limit, probes).
+ */
+export function isCandidate(
+  pool: Pool,
+  call: Call,
+  endpoint: Endpoint,
+  now: number,
+): boolean {
+  return !call.tried.has(endpoint.name) &&
+    endpoint.isAvailable(now, pool.probesRecovery);
 }
 
 /** The health gate middleware. */
@@ -52,9 +66,7 @@ export function healthGate(pool: Pool): Handler<Attempt> {
       if (call.tried.size >= pool.endpoints.length) call.tried.clear();
 
       for (const tier of pool.tiers) {
-        const candidates = tier.filter((e) =>
-          !call.tried.has(e.name) && e.isAvailable(now, pool.probesRecovery)
-        );
+        const candidates = tier.filter((e) => isCandidate(pool, call, e, now));
         if (candidates.length > 0) {
           ctx.candidates = candidates;
           return next();

@@ -82,12 +82,7 @@ class Watch {
     const pool = this.#pool;
     const endpoint = ctx.target!;
     const now = pool.options.clock.now();
-    endpoint.failures += 1;
-    endpoint.consecutiveFailures += 1;
-    endpoint.lastError = this.#stalled
-      ? (error as Error).message
-      : describeError(error);
-    endpoint.lastErrorAt = now;
+    endpoint.recordFailure(describeError(error), now, true);
     if (this.#stalled && pool.listening) {
       pool.emit({
         type: "stream-stall",
