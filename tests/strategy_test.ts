@@ -26,11 +26,22 @@ function pool(extra: Partial<FailoverOptions>, names = NAMES) {
 test("round-robin spreads calls evenly over a same-priority pool", async () => {
   using regions = mockRegions(NAMES);
   using api = pool({});
-  await send(api, 300);
+  const order: string[] = [];
+  for (let i = 0; i < 300; i++) {
+    const response = await api.fetch("models");
+    order.push(((await response.json()) as { region: string }).region);
+  }
   assert.deepEqual(regions.counts(), { a: 100, b: 100, c: 100 });
-  // Strict rotation, not merely even totals.
-  const order = NAMES.map((n) => regions.get(n).received.length);
-  assert.deepEqual(order, [100, 100, 100]);
+  // Strict rotation, not merely even totals: every call goes to the
+  // endpoint after the previous one's, in configuration order.
+  for (let i = 1; i < order.length; i++) {
+    const next = NAMES[(NAMES.indexOf(order[i - 1]) + 1) % NAMES.length];
+    assert.equal(
+      order[i],
+      next,
+      `call ${i}: ${order.slice(0, i + 1).join("")}`,
+    );
+  }
 });
 
 test("round-robin skips an endpoint that is out and stays even over the rest", async () => {
