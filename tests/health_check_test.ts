@@ -83,18 +83,28 @@ test("failing probes open the breaker before any user request pays for it", asyn
   );
 });
 
-test("an open breaker recovers through a probe at the end of its cooldown, never through user traffic", async () => {
-  const { api, clock, events, seen } = tieredPool(NAMES, {
+/**
+ * A pool with health checks (jitter 0, a long interval) and a breaker that
+ * opens on one failure, after its first probes found both regions up and a
+ * user request then failed on the primary: the primary's breaker is open.
+ */
+async function primaryOpenedWithChecks() {
+  const pool = tieredPool(NAMES, {
     healthCheck: { ...checks, jitter: 0, interval: 600_000 },
     breaker: { failureThreshold: 1, cooldown: 5_000 },
   });
-  using _ = api;
-  using regions = mockRegions(NAMES, clock);
-  // The first periodic probes (at once, with jitter 0) find both up.
-  clock.advance(0);
-  await seen((e) => e.type === "health-check" && e.ok, 2);
+  const regions = mockRegions(NAMES, pool.clock);
+  pool.clock.advance(0);
+  await pool.seen((e) => e.type === "health-check" && e.ok, 2);
   regions.set("primary", "error");
-  await (await api.fetch("models")).body?.cancel();
+  await (await pool.api.fetch("models")).body?.cancel();
+  return { ...pool, regions };
+}
+
+test("an open breaker recovers through a probe at the end of its cooldown, never through user traffic", async () => {
+  const { api, clock, events, seen, regions } = await primaryOpenedWithChecks();
+  using _ = api;
+  using _regions = regions;
   assert.equal(api.status()[0].state, "open");
   regions.set("primary", "up");
   clock.advance(5_000); // cooldown over: the checker probes
@@ -117,17 +127,9 @@ test("an open breaker recovers through a probe at the end of its cooldown, never
 });
 
 test("while half-open with health checks on, user traffic stays away until the probe passes", async () => {
-  const { api, clock, seen } = tieredPool(NAMES, {
-    healthCheck: { ...checks, jitter: 0, interval: 600_000 },
-    breaker: { failureThreshold: 1, cooldown: 5_000 },
-  });
+  const { api, clock, seen, regions } = await primaryOpenedWithChecks();
   using _ = api;
-  using regions = mockRegions(NAMES, clock);
-  // The first periodic probes (at once, with jitter 0) find both up.
-  clock.advance(0);
-  await seen((e) => e.type === "health-check" && e.ok, 2);
-  regions.set("primary", "error");
-  await (await api.fetch("models")).body?.cancel();
+  using _regions = regions;
   regions.set("primary", "hang");
   clock.advance(5_000); // the probe hangs: primary is half-open, probe in flight
   await settle(regions, "primary", 3);

@@ -5,13 +5,20 @@
 import OpenAI from "openai";
 import { assert, test } from "./_harness.ts";
 import { serveRegions } from "./_loopback_regions.ts";
-import { createFailover, type Failover } from "ky-failover";
+import {
+  createFailover,
+  type Failover,
+  isStreamIdleTimeoutError,
+} from "ky-failover";
 
 const NAMES = ["primary", "hk", "sg"];
 const SDK_KEY = "sk-sdk-must-not-leave";
 const messages = [{ role: "user" as const, content: "hi" }];
 
-function setup(urls: string[]): { api: Failover; openai: OpenAI } {
+function setup(
+  urls: string[],
+  timeout = 10_000,
+): { api: Failover; openai: OpenAI } {
   const api = createFailover({
     endpoints: NAMES.map((name, i) => ({
       name,
@@ -19,7 +26,7 @@ function setup(urls: string[]): { api: Failover; openai: OpenAI } {
       apiKey: `sk-${name}`,
       priority: i + 1,
     })),
-    timeout: 10_000,
+    timeout,
   });
   const openai = new OpenAI({
     baseURL: urls[0],
@@ -82,23 +89,12 @@ for (
   test(`openai: stream: true survives a ${label} primary`, async () => {
     await using regions = await serveRegions(NAMES);
     regions.region("primary").mode = mode;
-    const urls = regions.regions.map((r) => r.url);
-    using api = createFailover({
-      endpoints: NAMES.map((name, i) => ({
-        name,
-        url: urls[i],
-        apiKey: `sk-${name}`,
-        priority: i + 1,
-      })),
-      // Real time: a hanging primary is dropped after 200 ms.
-      timeout: mode === "hang" ? 200 : 10_000,
-    });
-    const openai = new OpenAI({
-      baseURL: urls[0],
-      apiKey: SDK_KEY,
-      fetch: api.fetch,
-      maxRetries: 0,
-    });
+    // Real time: a hanging primary is dropped after 200 ms.
+    const { api, openai } = setup(
+      regions.regions.map((r) => r.url),
+      mode === "hang" ? 200 : 10_000,
+    );
+    using _ = api;
     const stream = await openai.chat.completions.create({
       model: "gpt-4.1",
       messages,
@@ -168,4 +164,38 @@ test("openai: models.list goes to the picked endpoint with its own key", async (
   assert.deepEqual(models, ["gpt-4.1"]);
   assert.equal(regions.region("hk").received[0].path, "/v1/models");
   assert.equal(regions.region("hk").received[0].authorization, "Bearer sk-hk");
+});
+
+test("openai: a stream that stalls mid-answer ends the SDK's iterator with StreamIdleTimeoutError", async () => {
+  await using regions = await serveRegions(NAMES);
+  regions.region("primary").mode = { stallAfter: 2 };
+  const urls = regions.regions.map((r) => r.url);
+  // Real time: the stall is surfaced after 200 ms without data.
+  using api = createFailover({
+    endpoints: NAMES.map((name, i) => ({
+      name,
+      url: urls[i],
+      priority: i + 1,
+    })),
+    streamIdleTimeout: 200,
+  });
+  const openai = new OpenAI({
+    baseURL: urls[0],
+    apiKey: SDK_KEY,
+    fetch: api.fetch,
+    maxRetries: 0,
+  });
+  const stream = await openai.chat.completions.create({
+    model: "gpt-4.1",
+    messages,
+    stream: true,
+  });
+  let chunks = 0;
+  const error = await (async () => {
+    for await (const _chunk of stream) chunks++;
+  })().then(() => undefined, (e) => e);
+  assert.ok(isStreamIdleTimeoutError(error), String(error));
+  assert.equal(error.endpoint, "primary");
+  assert.equal(chunks, 2, "the two events sent before the stall arrived");
+  assert.equal(api.status()[0].failures, 1);
 });
