@@ -21,6 +21,7 @@ import {
   cancelBody,
   type Loop,
 } from "./_context.ts";
+import { DeadlineQueue } from "./_deadlines.ts";
 import { createPool } from "./_pool.ts";
 import type { ResolvedOptions } from "./_options.ts";
 import { transport } from "./_transport.ts";
@@ -91,15 +92,15 @@ export function createEngine(options: ResolvedOptions): Engine {
     options.healthCheck || DEFAULT_CHECK,
     options.healthCheck !== false,
   );
-  const copyHeaders = options.middleware.length > 0;
+  const totalDeadlines = totalTimeout === false
+    ? undefined
+    : new DeadlineQueue(clock, totalTimeout);
   const active = new Set<Call>();
   const failed = new WeakMap<Response, Failure>();
   let closed = false;
 
   function newAttempt(call: Call, n: number): Attempt {
-    const ctx = new Attempt(call, n);
-    if (copyHeaders) ctx.headers = new Headers(call.request.headers);
-    return ctx;
+    return new Attempt(call, n);
   }
 
   async function attempts(call: Call): Promise<Response> {
@@ -193,9 +194,8 @@ export function createEngine(options: ResolvedOptions): Engine {
     };
     const onCallerAbort = () => abortCall(call, "caller", callerSignal!.reason);
     callerSignal?.addEventListener("abort", onCallerAbort, { once: true });
-    const timer = totalTimeout === false ? undefined : clock.setTimeout(
-      () => abortCall(call, "total", new TotalTimeoutError(totalTimeout)),
-      totalTimeout,
+    const deadline = totalDeadlines?.set(() =>
+      abortCall(call, "total", new TotalTimeoutError(totalTimeout as number))
     );
     active.add(call);
     let ok = false;
@@ -207,7 +207,7 @@ export function createEngine(options: ResolvedOptions): Engine {
       ok = true;
       return response;
     } finally {
-      if (timer !== undefined) clock.clearTimeout(timer);
+      if (deadline !== undefined) totalDeadlines!.clear(deadline);
       active.delete(call);
       // A returned response stays linked to the caller's signal so that
       // aborting it still cancels the body download.

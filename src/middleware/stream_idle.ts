@@ -29,6 +29,7 @@
 import type { Handler } from "../_compose.ts";
 import type { Attempt } from "../_context.ts";
 import type { Pool } from "../_pool.ts";
+import { DeadlineQueue } from "../_deadlines.ts";
 import { describeError, StreamIdleTimeoutError } from "../errors.ts";
 import { recordHealth } from "./breaker.ts";
 
@@ -45,13 +46,17 @@ const READS = [
 ] as const;
 
 type Read = () => Promise<unknown>;
+type BodyGetter = (this: Response) => ReadableStream<Uint8Array> | null;
 
 /** The watch of one response body. */
 class Watch {
   readonly #pool: Pool;
   readonly #ctx: Attempt;
   readonly #timeoutMs: number;
-  readonly #original: ReadableStream<Uint8Array>;
+  readonly #deadlines: DeadlineQueue;
+  readonly #response: Response;
+  /** The native `body` getter of the response's realm. */
+  readonly #nativeBody: BodyGetter;
   /** Whether native whole-body reads are safe to bound as a whole. */
   readonly small: boolean;
   #stalled = false;
@@ -61,13 +66,16 @@ class Watch {
     pool: Pool,
     ctx: Attempt,
     response: Response,
-    original: ReadableStream<Uint8Array>,
+    nativeBody: BodyGetter,
     timeoutMs: number,
+    deadlines: DeadlineQueue,
   ) {
     this.#pool = pool;
+    this.#deadlines = deadlines;
     this.#ctx = ctx;
     this.#timeoutMs = timeoutMs;
-    this.#original = original;
+    this.#response = response;
+    this.#nativeBody = nativeBody;
     const length = Number(response.headers.get("content-length") ?? NaN);
     this.small = length >= 0 && length <= WHOLE_READ_LIMIT;
   }
@@ -99,14 +107,13 @@ class Watch {
 
   /** Races one pending read against the idle timer. */
   guard<T>(read: Promise<T>): Promise<T> {
-    const { clock } = this.#pool.options;
     return new Promise<T>((resolve, reject) => {
       if (this.#stalled) {
         read.catch(() => {});
         return reject(this.#error());
       }
       let done = false;
-      const timer = clock.setTimeout(() => {
+      const deadline = this.#deadlines.set(() => {
         done = true;
         read.catch(() => {});
         this.#stalled = true;
@@ -114,16 +121,16 @@ class Watch {
         this.#ctx.cancel(error);
         this.#blame(error);
         reject(error);
-      }, this.#timeoutMs);
+      });
       read.then((value) => {
         if (done) return;
         done = true;
-        clock.clearTimeout(timer);
+        this.#deadlines.clear(deadline);
         resolve(value);
       }, (error) => {
         if (done) return;
         done = true;
-        clock.clearTimeout(timer);
+        this.#deadlines.clear(deadline);
         // A body that is not valid JSON is the reader's problem, not a
         // broken connection.
         if ((error as Error)?.name !== "SyntaxError") this.#blame(error);
@@ -134,7 +141,9 @@ class Watch {
 
   /** Reads the whole body through the watch. */
   async readAll(): Promise<Uint8Array<ArrayBuffer>> {
-    const reader = this.body().getReader();
+    const body = this.body();
+    if (body === null) return new Uint8Array(0);
+    const reader = body.getReader();
     const chunks: Uint8Array[] = [];
     let size = 0;
     for (;;) {
@@ -152,10 +161,16 @@ class Watch {
     return bytes;
   }
 
-  /** The body as a stream read one watched chunk at a time. */
-  body(): ReadableStream<Uint8Array> {
+  /**
+   * The body as a stream read one watched chunk at a time. The native body
+   * stream is only touched here: on some runtimes (Deno) merely reading
+   * `response.body` turns a native whole-body read into a stream read.
+   */
+  body(): ReadableStream<Uint8Array> | null {
     if (this.#watched !== undefined) return this.#watched;
-    const reader = this.#original.getReader();
+    const original = this.#nativeBody.call(this.#response);
+    if (original === null) return null;
+    const reader = original.getReader();
     this.#watched = new ReadableStream<Uint8Array>({
       pull: async (controller) => {
         const { done, value } = await this.guard(reader.read());
@@ -169,17 +184,36 @@ class Watch {
 }
 
 const watches = new WeakMap<Response, Watch>();
+/** A watched prototype and the native body getter it shadows. */
+interface Realm {
+  proto: object;
+  body: BodyGetter;
+}
+
 /** Watched prototypes, one per native Response prototype (realm). */
-const prototypes = new WeakMap<object, object>();
+const realms = new WeakMap<object, Realm>();
+
+/** The `body` getter the native prototype chain defines. */
+function nativeBodyGetter(native: object): BodyGetter {
+  for (
+    let o: object | null = native;
+    o !== null;
+    o = Object.getPrototypeOf(o)
+  ) {
+    const getter = Object.getOwnPropertyDescriptor(o, "body")?.get;
+    if (getter !== undefined) return getter as BodyGetter;
+  }
+  throw new TypeError("ky-failover: this Response has no body getter");
+}
 
 /**
  * A prototype that sits between a response and its native prototype and
  * routes body access through the response's watch. Swapping the prototype
  * of a response is far cheaper than defining properties on each one.
  */
-function watchedPrototype(native: object): object {
-  let proto = prototypes.get(native);
-  if (proto !== undefined) return proto;
+function realmOf(native: object): Realm {
+  let realm = realms.get(native);
+  if (realm !== undefined) return realm;
   const descriptors: PropertyDescriptorMap = {
     body: {
       get(this: Response) {
@@ -207,38 +241,48 @@ function watchedPrototype(native: object): object {
       writable: true,
     };
   }
-  proto = Object.create(native, descriptors) as object;
-  prototypes.set(native, proto);
-  return proto;
+  realm = {
+    proto: Object.create(native, descriptors) as object,
+    body: nativeBodyGetter(native),
+  };
+  realms.set(native, realm);
+  return realm;
 }
 
 function watch(
   pool: Pool,
   ctx: Attempt,
   response: Response,
-  original: ReadableStream<Uint8Array>,
   timeoutMs: number,
+  deadlines: DeadlineQueue,
 ): void {
+  const realm = realmOf(Object.getPrototypeOf(response));
   watches.set(
     response,
-    new Watch(pool, ctx, response, original, timeoutMs),
+    new Watch(pool, ctx, response, realm.body, timeoutMs, deadlines),
   );
-  Object.setPrototypeOf(
-    response,
-    watchedPrototype(Object.getPrototypeOf(response)),
-  );
+  Object.setPrototypeOf(response, realm.proto);
 }
+
+/** Statuses whose responses never have a body. */
+const NULL_BODY = [101, 103, 204, 205, 304];
 
 /** The stream idle timeout middleware. */
 export function streamIdle(pool: Pool): Handler<Attempt> {
   const timeoutMs = pool.options.streamIdleTimeout;
+  const deadlines = timeoutMs === false
+    ? undefined
+    : new DeadlineQueue(pool.options.clock, timeoutMs);
   return async (ctx, next) => {
     await next();
     if (timeoutMs === false) return;
     const response = ctx.response;
-    const body = response?.body;
-    if (body && (ctx.verdict === "success" || ctx.verdict === "final")) {
-      watch(pool, ctx, response!, body, timeoutMs);
+    if (
+      response !== undefined &&
+      (ctx.verdict === "success" || ctx.verdict === "final") &&
+      ctx.method !== "HEAD" && !NULL_BODY.includes(response.status)
+    ) {
+      watch(pool, ctx, response, timeoutMs, deadlines!);
     }
   };
 }

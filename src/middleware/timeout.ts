@@ -14,30 +14,30 @@
 import type { Handler } from "../_compose.ts";
 import type { Attempt } from "../_context.ts";
 import type { Pool } from "../_pool.ts";
+import { DeadlineQueue } from "../_deadlines.ts";
 import { AttemptTimeoutError } from "../errors.ts";
 
 /** The per-attempt timeout middleware. */
 export function attemptTimeout(pool: Pool): Handler<Attempt> {
   const { timeout, clock } = pool.options;
+  const deadlines = timeout === false
+    ? undefined
+    : new DeadlineQueue(clock, timeout);
   return async (ctx, next) => {
     const callSignal = ctx.call.controller.signal;
     const controller = new AbortController();
     const onCallAbort = () => controller.abort(callSignal.reason);
     callSignal.addEventListener("abort", onCallAbort, { once: true });
-    let timer: unknown;
-    if (timeout !== false) {
-      const name = ctx.target!.name;
-      timer = clock.setTimeout(
-        () => controller.abort(new AttemptTimeoutError(name, timeout)),
-        timeout,
-      );
-    }
+    const name = ctx.target!.name;
+    const deadline = deadlines?.set(() =>
+      controller.abort(new AttemptTimeoutError(name, timeout as number))
+    );
     ctx.signal = controller.signal;
     ctx.cancel = (reason) => controller.abort(reason);
     try {
       await next();
     } finally {
-      if (timer !== undefined) clock.clearTimeout(timer);
+      if (deadline !== undefined) deadlines!.clear(deadline);
       if (ctx.verdict !== "success" && ctx.verdict !== "final") {
         callSignal.removeEventListener("abort", onCallAbort);
       }
