@@ -13,8 +13,8 @@ export interface CallRequest {
   method: string;
   /** Path and query relative to an endpoint's base URL. */
   path: string;
-  /** Caller headers, without credentials. */
-  headers: Headers;
+  /** Caller headers, lower-case names, without credentials. */
+  headers: [string, string][];
   /** A body that can be sent again on every attempt. */
   body: BodyInit | null;
   /** Other fetch init fields to pass through (redirect, credentials …). */
@@ -57,7 +57,7 @@ export type Health = "success" | "failure" | "neutral";
 export class Attempt implements AttemptContext {
   readonly call: Call;
   readonly attempt: number;
-  headers: Headers;
+  #headers: Headers | undefined = undefined;
   endpoint: EndpointInfo | undefined = undefined;
   signal: AbortSignal;
   response: Response | undefined = undefined;
@@ -84,8 +84,24 @@ export class Attempt implements AttemptContext {
   constructor(call: Call, attempt: number) {
     this.call = call;
     this.attempt = attempt;
-    this.headers = call.request.headers;
     this.signal = call.controller.signal;
+  }
+
+  /**
+   * This attempt's own copy of the caller's headers, made on first use so
+   * that a chain without middleware that reads them never builds one.
+   */
+  get headers(): Headers {
+    return this.#headers ??= new Headers(this.call.request.headers);
+  }
+
+  set headers(headers: Headers) {
+    this.#headers = headers;
+  }
+
+  /** The headers a middleware read or replaced, if any did. */
+  get ownHeaders(): Headers | undefined {
+    return this.#headers;
   }
 
   get method(): string {

@@ -24,6 +24,8 @@ export class Endpoint {
   readonly weight: number;
   readonly config: Omit<ResolvedEndpoint, "headers">;
   readonly #headers: readonly [string, string][];
+  /** Lower-case names of `#headers`: they replace the caller's. */
+  readonly #names: ReadonlySet<string>;
 
   breaker: BreakerState = "closed";
   consecutiveFailures = 0;
@@ -49,6 +51,7 @@ export class Endpoint {
   constructor(resolved: ResolvedEndpoint, index: number) {
     const { headers, ...config } = resolved;
     this.#headers = headers;
+    this.#names = new Set(headers.map(([name]) => name.toLowerCase()));
     this.config = config;
     this.index = index;
     this.name = resolved.name;
@@ -65,6 +68,21 @@ export class Endpoint {
   /** Credentials and extra headers for this endpoint only. */
   secretHeaders(): readonly [string, string][] {
     return this.#headers;
+  }
+
+  /**
+   * The caller's header list (lower-case names) with this endpoint's
+   * credentials and extra headers added; the endpoint's win over the
+   * caller's of the same name.
+   */
+  withCredentials(
+    callerHeaders: readonly [string, string][],
+  ): [string, string][] {
+    const names = this.#names;
+    const kept = callerHeaders.some(([name]) => names.has(name))
+      ? callerHeaders.filter(([name]) => !names.has(name))
+      : callerHeaders;
+    return kept.concat(this.#headers);
   }
 
   /**

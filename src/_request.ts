@@ -20,6 +20,49 @@ const CREDENTIAL_HEADERS = [
 
 const ABSOLUTE = /^[a-z][a-z0-9+.-]*:/i;
 
+/** A header name: an HTTP token. */
+const TOKEN = /^[!#$%&'*+.^_`|~0-9A-Za-z-]+$/;
+/** What no header value may hold (the checks `new Headers()` makes). */
+const BAD_VALUE = /[\0\r\n\u0100-\uffff]/;
+
+/**
+ * The caller's headers as lower-case `[name, value]` pairs, credentials
+ * dropped, checked as `new Headers()` would check them — so a bad header is
+ * the caller's TypeError, never mistaken for a failing endpoint. A plain
+ * list, not a `Headers`: `fetch` converts it once, as it converts the
+ * caller's own headers when there is no pool in between.
+ */
+export function headerList(init: HeadersInit | undefined): [string, string][] {
+  const list: [string, string][] = [];
+  const add = (name: string, value: unknown) => {
+    const text = String(value);
+    if (!TOKEN.test(name) || BAD_VALUE.test(text)) {
+      throw new TypeError(
+        `ky-failover: invalid header ${JSON.stringify(name)} (or its value)`,
+      );
+    }
+    const lower = name.toLowerCase();
+    if (!CREDENTIAL_HEADERS.includes(lower)) list.push([lower, text]);
+  };
+  if (init === undefined || init === null) return list;
+  if (typeof Headers !== "undefined" && init instanceof Headers) {
+    init.forEach((value, name) => add(name, value));
+  } else if (Symbol.iterator in init) {
+    for (const pair of init as Iterable<string[]>) {
+      if (pair.length !== 2) {
+        throw new TypeError(
+          "ky-failover: a header list entry must be a [name, value] pair",
+        );
+      }
+      add(pair[0], pair[1]);
+    }
+  } else {
+    const record = init as Record<string, string>;
+    for (const name of Object.keys(record)) add(name, record[name]);
+  }
+  return list;
+}
+
 /**
  * Maps a URL to a path relative to the pool. Relative input (`"models"`,
  * `"/chat/completions"`) is taken as relative to every endpoint's base URL;
@@ -106,7 +149,6 @@ export async function callRequest(
   ) {
     body = await new Response(body).arrayBuffer();
   }
-  const headers = new Headers(headersInit);
-  for (const name of CREDENTIAL_HEADERS) headers.delete(name);
+  const headers = headerList(headersInit);
   return { method: method.toUpperCase(), path, headers, body, extras, signal };
 }

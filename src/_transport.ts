@@ -26,9 +26,16 @@ export function transport(pool: Pool): Handler<Attempt> {
   return async (ctx) => {
     const endpoint = ctx.target!;
     const request = ctx.call.request;
-    const headers = new Headers(ctx.headers);
-    for (const [key, value] of endpoint.secretHeaders()) {
-      headers.set(key, value);
+    const own = ctx.ownHeaders;
+    let headers: HeadersInit;
+    if (own === undefined) {
+      headers = endpoint.withCredentials(request.headers);
+    } else {
+      const copy = new Headers(own);
+      for (const [key, value] of endpoint.secretHeaders()) {
+        copy.set(key, value);
+      }
+      headers = copy;
     }
     const init: RequestInit = {
       ...request.extras,
