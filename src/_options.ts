@@ -1,11 +1,13 @@
-// Validation and defaults for createFailover's options. Every problem is a
-// TypeError whose message names the field; secrets are never echoed.
+// Validation and defaults for createFailover's options, driven by tables:
+// each field has a rule (what it must be, and how it resolves), a default,
+// and whether `null` also means the default. Every problem is a TypeError
+// whose message names the field path, says what was expected and what was
+// given; secrets (apiKey, header values) and URL queries are never echoed.
 
 import { systemClock } from "./clock.ts";
 import type { HealthCheckSettings } from "./health_check.ts";
 import type {
   Clock,
-  EndpointOptions,
   FailoverEvent,
   FailoverOptions,
   Middleware,
@@ -55,417 +57,347 @@ export interface ResolvedEndpoint {
   headers: [string, string][];
 }
 
-const TOP_LEVEL_KEYS = new Set([
-  "endpoints",
-  "strategy",
-  "timeout",
-  "totalTimeout",
-  "streamIdleTimeout",
-  "maxAttempts",
-  "breaker",
-  "rateLimit",
-  "healthCheck",
-  "retryBudget",
-  "hedge",
-  "onEvent",
-  "middleware",
-  "clock",
-  "random",
-  "fetch",
-  "kyOptions",
-]);
-const ENDPOINT_KEYS = new Set([
-  "name",
-  "url",
-  "apiKey",
-  "headers",
-  "priority",
-  "weight",
-]);
-const STRATEGIES = new Set([
-  "round-robin",
-  "weighted",
-  "priority",
-  "least-latency",
-]);
+/**
+ * Checks one value and returns what it resolves to. `field` is its path
+ * (`.breaker.cooldown`); `out` holds the fields of the same object resolved
+ * before it.
+ */
+type Rule<T> = (
+  value: unknown,
+  field: string,
+  out: Record<string, unknown>,
+) => T;
+
+/** A field: its rule, its default, and `1` when `null` also means the default. */
+type Field<T> = [rule: Rule<T>, fallback?: unknown, nullIsDefault?: 1];
+
+/** The fields of an object, in the order they are checked and resolved. */
+type Spec<T> = { [K in keyof T]-?: Field<T[K]> };
+
+/** An endpoint after its fields are checked, before it is resolved. */
+interface CheckedEndpoint {
+  name: string;
+  url: URL;
+  apiKey: string | undefined;
+  headers: [string, string][];
+  priority: number;
+  weight: number;
+}
 
 function fail(field: string, problem: string): never {
-  throw new TypeError(`ky-failover: options.${field} ${problem}`);
+  throw new TypeError(`ky-failover: options${field} ${problem}`);
+}
+
+/** Fails with "`field` must be `expected`, got `value`". */
+function expected(field: string, what: string, value: unknown): never {
+  return fail(field, `must be ${what}, got ${show(value)}`);
 }
 
 function show(value: unknown): string {
-  // A query string may carry a key (`?key=…`): never echo it.
+  // A query string (`?key=…`) or the user info of a malformed URL
+  // (`https//user:key@host`) may carry a key: never echo them.
   if (typeof value === "string") {
-    return JSON.stringify(value.replace(/\?.*/s, "?…"));
+    return JSON.stringify(
+      value.replace(/\?.*/s, "?…").replace(/\/\/[^/]*@/, "//…@"),
+    );
   }
   if (typeof value === "function") return "a function";
-  if (Array.isArray(value)) return "an array";
-  if (value === null) return "null";
-  if (typeof value === "object") return "an object";
-  return String(value);
-}
-
-function checkKeys(
-  value: Record<string, unknown>,
-  allowed: Set<string>,
-  field: string,
-): void {
-  for (const key of Object.keys(value)) {
-    if (!allowed.has(key)) {
-      const known = [...allowed].join(", ");
-      fail(
-        field ? `${field}.${key}` : key,
-        `is not a known option (known: ${known})`,
-      );
-    }
+  if (value && typeof value === "object") {
+    return Array.isArray(value) ? "an array" : "an object";
   }
+  return String(value); // numbers, booleans, null, undefined, symbols
 }
 
 function isPlainObject(value: unknown): value is Record<string, unknown> {
   return typeof value === "object" && value !== null && !Array.isArray(value);
 }
 
-function duration(
-  value: unknown,
-  field: string,
-  fallback: number,
-  { allowZero = false } = {},
-): number {
-  if (value === undefined) return fallback;
-  if (
-    typeof value !== "number" || !Number.isFinite(value) ||
-    (allowZero ? value < 0 : value <= 0) || value > MAX_TIMER_MS
-  ) {
-    fail(
-      field,
-      `must be a ${
-        allowZero ? "non-negative" : "positive"
-      } number of milliseconds up to ${MAX_TIMER_MS}, got ${show(value)}`,
-    );
-  }
-  return value;
+/** A rule that keeps values passing `test` and rejects the rest as not `what`. */
+function rule<T>(test: (value: unknown) => boolean, what: string): Rule<T> {
+  return (value, field) =>
+    test(value) ? value as T : expected(field, what, value);
 }
 
-function durationOrFalse(
-  value: unknown,
-  field: string,
-  fallback: number | false,
-): number | false {
-  if (value === false) return false;
-  return duration(value, field, fallback as number);
+/** Lets `undefined` through `inner`. */
+function optional<T>(inner: Rule<T>): Rule<T | undefined> {
+  return (value, field, out) =>
+    value === undefined ? undefined : inner(value, field, out);
 }
 
-function resolveEndpoint(
+const isNumber = (value: unknown): value is number => typeof value === "number";
+
+/** Milliseconds for a timer: > 0 (≥ 0 with `zero`), or `false` with `orFalse`. */
+function duration<T = number>(zero?: boolean, orFalse?: boolean): Rule<T> {
+  return rule(
+    (v) =>
+      (orFalse && v === false) ||
+      (isNumber(v) && (zero ? v >= 0 : v > 0) && v <= MAX_TIMER_MS),
+    `a ${
+      zero ? "non-negative" : "positive"
+    } number of milliseconds up to ${MAX_TIMER_MS}`,
+  );
+}
+
+const positiveMs = duration();
+const msOrFalse = duration<number | false>(false, true);
+const atLeastOne = rule<number>(
+  (v) => Number.isInteger(v) && (v as number) >= 1,
+  "an integer ≥ 1",
+);
+const finiteAtLeastZero = rule<number>(
+  (v) => Number.isFinite(v) && (v as number) >= 0,
+  "a finite number ≥ 0",
+);
+const isFunction = (value: unknown) => typeof value === "function";
+const aFunction = rule<() => void>(isFunction, "a function");
+
+/**
+ * Checks that `raw` is an object of `spec`'s fields only (`or false` in the
+ * message with `orFalse`) and resolves each field in order.
+ */
+function check<T>(
   raw: unknown,
-  index: number,
-  names: Set<string>,
-): ResolvedEndpoint {
-  const field = `endpoints[${index}]`;
-  if (!isPlainObject(raw)) fail(field, `must be an object, got ${show(raw)}`);
-  checkKeys(raw, ENDPOINT_KEYS, field);
-  const { name, url, apiKey, headers, priority = 1, weight = 1 } =
-    raw as unknown as EndpointOptions;
-  if (typeof name !== "string" || name.trim() === "") {
-    fail(`${field}.name`, `must be a non-empty string, got ${show(name)}`);
+  spec: Spec<T>,
+  path: string,
+  orFalse?: boolean,
+): T {
+  if (!isPlainObject(raw)) {
+    expected(path, `an object${orFalse ? " or false" : ""}`, raw);
   }
-  if (names.has(name)) {
-    fail(`${field}.name`, `must be unique, but ${show(name)} is used twice`);
-  }
-  names.add(name);
-
-  let parsed: URL;
-  try {
-    if (typeof url !== "string" && !(url instanceof URL)) throw 0;
-    parsed = new URL(url);
-  } catch {
-    fail(`${field}.url`, `must be an absolute http(s) URL, got ${show(url)}`);
-  }
-  if (parsed.protocol !== "http:" && parsed.protocol !== "https:") {
-    fail(
-      `${field}.url`,
-      `must use http: or https:, got ${show(parsed.protocol)}`,
-    );
-  }
-  if (parsed.username || parsed.password) {
-    fail(`${field}.url`, "must not embed credentials; use apiKey or headers");
-  }
-  if (parsed.hash) fail(`${field}.url`, "must not have a #fragment");
-
-  if (apiKey !== undefined && (typeof apiKey !== "string" || apiKey === "")) {
-    fail(`${field}.apiKey`, "must be a non-empty string when given");
-  }
-  let extra: [string, string][] = [];
-  if (headers !== undefined) {
-    try {
-      extra = [...new Headers(headers)];
-    } catch {
-      // The header values may be secrets: do not echo them.
-      fail(`${field}.headers`, "must be valid HeadersInit (name → value)");
+  const known = Object.keys(spec);
+  for (const key of Object.keys(raw)) {
+    if (!known.includes(key)) {
+      fail(
+        `${path}.${key}`,
+        `is not a known option (known: ${known.join(", ")})`,
+      );
     }
   }
-  if (typeof priority !== "number" || !Number.isFinite(priority)) {
-    fail(`${field}.priority`, `must be a finite number, got ${show(priority)}`);
+  const out: Record<string, unknown> = {};
+  for (const key of known) {
+    const [resolve, fallback, nullIsDefault] = spec[key as keyof T];
+    let value = raw[key];
+    if (value === undefined || (nullIsDefault && value === null)) {
+      value = fallback;
+    }
+    out[key] = resolve(value, `${path}.${key}`, out);
   }
-  if (typeof weight !== "number" || !Number.isFinite(weight) || weight < 0) {
-    fail(`${field}.weight`, `must be a finite number ≥ 0, got ${show(weight)}`);
-  }
-  if (apiKey !== undefined) {
-    extra = extra.filter(([key]) => key !== "authorization");
-    extra.push(["authorization", `Bearer ${apiKey}`]);
-  }
+  return out as T;
+}
 
-  const path = parsed.pathname.replace(/\/+$/, "");
-  const query = parsed.search.slice(1);
-  const base = parsed.origin + path;
+/** A nested options object, or `false` (when `orFalse`) to turn it off. */
+function section<T>(spec: Spec<T>, orFalse?: boolean): Rule<T | false> {
+  return (value, field) =>
+    orFalse && value === false ? false : check(value, spec, field, orFalse);
+}
+
+const STRATEGIES = ["round-robin", "weighted", "priority", "least-latency"];
+
+function endpointSpec(names: Set<unknown>): Spec<CheckedEndpoint> {
   return {
-    name,
-    base,
-    query,
-    origin: parsed.origin,
-    path,
-    priority,
-    weight,
-    headers: extra,
+    name: [(v, field) => {
+      if (typeof v !== "string" || !v.trim()) {
+        expected(field, "a non-empty string", v);
+      }
+      if (names.has(v)) {
+        fail(field, `must be unique, but ${show(v)} is used twice`);
+      }
+      names.add(v);
+      return v;
+    }],
+    url: [(v, field) => {
+      let url: URL | undefined;
+      try {
+        if (typeof v === "string" || v instanceof URL) url = new URL(v);
+      } catch {
+        // Not a URL: rejected below.
+      }
+      if (!url) expected(field, "an absolute http(s) URL", v);
+      if (!/^https?:$/.test(url.protocol)) {
+        fail(field, `must use http: or https:, got ${show(url.protocol)}`);
+      }
+      if (url.username || url.password) {
+        fail(field, "must not embed credentials; use apiKey or headers");
+      }
+      if (url.hash) fail(field, "must not have a #fragment");
+      return url;
+    }],
+    // The key and the header values are secrets: never echoed.
+    apiKey: [
+      optional((v, field) =>
+        typeof v === "string" && v
+          ? v
+          : fail(field, "must be a non-empty string when given")
+      ),
+    ],
+    headers: [(v, field) => {
+      try {
+        return v === undefined ? [] : [...new Headers(v as HeadersInit)];
+      } catch {
+        return fail(field, "must be valid HeadersInit (name → value)");
+      }
+    }],
+    priority: [rule(Number.isFinite, "a finite number"), 1],
+    weight: [finiteAtLeastZero, 1],
   };
 }
+
+const OPTIONS: Spec<ResolvedOptions> = {
+  endpoints: [(v, field) => {
+    if (!Array.isArray(v) || !v.length) {
+      fail(field, "must be a non-empty array of endpoints");
+    }
+    const spec = endpointSpec(new Set());
+    return v.map((raw, i) => {
+      const { name, url, apiKey, headers, priority, weight } = check(
+        raw,
+        spec,
+        `${field}[${i}]`,
+      );
+      const path = url.pathname.replace(/\/+$/, "");
+      return {
+        name,
+        base: url.origin + path,
+        query: url.search.slice(1),
+        origin: url.origin,
+        path,
+        priority,
+        weight,
+        headers: apiKey
+          ? [
+            ...headers.filter(([key]) => key !== "authorization"),
+            ["authorization", `Bearer ${apiKey}`],
+          ]
+          : headers,
+      };
+    });
+  }],
+  strategy: [
+    (v, field, out) => {
+      if (!isFunction(v) && !STRATEGIES.includes(v as string)) {
+        expected(field, `${STRATEGIES.map(show).join(", ")} or a function`, v);
+      }
+      if (
+        v === "weighted" &&
+        (out.endpoints as ResolvedEndpoint[]).every((e) => e.weight === 0)
+      ) {
+        fail(
+          ".endpoints",
+          "need at least one weight > 0 for the weighted strategy",
+        );
+      }
+      return v as Strategy;
+    },
+    "round-robin",
+    1,
+  ],
+  timeout: [msOrFalse, 30_000],
+  totalTimeout: [msOrFalse, false],
+  streamIdleTimeout: [msOrFalse, 60_000],
+  maxAttempts: [(v, field, out) =>
+    atLeastOne(
+      v ?? Math.max(2, (out.endpoints as ResolvedEndpoint[]).length),
+      field,
+      out,
+    )],
+  breaker: [
+    section({
+      failureThreshold: [atLeastOne, 3, 1],
+      cooldown: [positiveMs, 60_000],
+      maxCooldown: [(v, field, out) => {
+        const cooldown = out.cooldown as number;
+        if (v === undefined) return Math.max(300_000, cooldown);
+        positiveMs(v, field, out);
+        return (v as number) < cooldown
+          ? expected(field, `≥ breaker.cooldown (${cooldown})`, v)
+          : v as number;
+      }],
+    }, true),
+    {},
+    1,
+  ],
+  rateLimit: [
+    section({
+      fallbackDelay: [duration(true), 1_000],
+      maxDelay: [positiveMs, 60_000],
+    }) as Rule<ResolvedOptions["rateLimit"]>,
+    {},
+    1,
+  ],
+  healthCheck: [
+    section({
+      path: [
+        (v, field) =>
+          typeof v === "string" && !/^[a-z][a-z0-9+.-]*:/i.test(v)
+            ? v.replace(/^\/+/, "")
+            : expected(field, "a path relative to the endpoint's url", v),
+        "models",
+        1,
+      ],
+      interval: [positiveMs, 30_000],
+      timeout: [positiveMs, 5_000],
+      jitter: [
+        rule<number>(
+          (v) => isNumber(v) && v >= 0 && v < 1,
+          "a number in [0, 1)",
+        ),
+        0.1,
+        1,
+      ],
+    }, true),
+    false,
+  ],
+  retryBudget: [
+    section({
+      ratio: [finiteAtLeastZero, 0.3, 1],
+      minPerSecond: [finiteAtLeastZero, 10, 1],
+      window: [positiveMs, 10_000],
+    }, true),
+    {},
+    1,
+  ],
+  hedge: [
+    section({
+      delay: [positiveMs],
+      methods: [
+        (v, field) =>
+          Array.isArray(v) && v.every((m) => typeof m === "string")
+            ? v.map((m: string) => m.toUpperCase())
+            : expected(field, "an array of method names", v),
+        ["GET", "HEAD", "OPTIONS"],
+        1,
+      ],
+    }, true),
+    false,
+  ],
+  onEvent: [optional(aFunction)],
+  middleware: [
+    (v, field) => {
+      if (!Array.isArray(v)) expected(field, "an array of functions", v);
+      v.forEach((m, i) => aFunction(m, `${field}[${i}]`, {}));
+      return v;
+    },
+    [],
+    1,
+  ],
+  clock: [
+    (v, field) =>
+      isPlainObject(v) &&
+        ["now", "setTimeout", "clearTimeout"].every((k) => isFunction(v[k]))
+        ? v as unknown as Clock
+        : fail(
+          field,
+          "must have now(), setTimeout() and clearTimeout() functions",
+        ),
+    systemClock,
+    1,
+  ],
+  random: [rule(isFunction, "a function returning [0, 1)"), Math.random],
+  fetch: [optional(rule(isFunction, "a fetch function"))],
+  kyOptions: [optional(rule(isPlainObject, "an object"))],
+};
 
 /** Validates `options` and fills in defaults. Throws a TypeError naming the field. */
 export function resolveOptions(options: FailoverOptions): ResolvedOptions {
-  if (!isPlainObject(options)) {
-    throw new TypeError(
-      `ky-failover: options must be an object, got ${show(options)}`,
-    );
-  }
-  checkKeys(options, TOP_LEVEL_KEYS, "");
-  const raw = options.endpoints;
-  if (!Array.isArray(raw) || raw.length === 0) {
-    fail("endpoints", "must be a non-empty array of endpoints");
-  }
-  const names = new Set<string>();
-  const endpoints = raw.map((e, i) => resolveEndpoint(e, i, names));
-
-  const strategy = options.strategy ?? "round-robin";
-  if (typeof strategy !== "function" && !STRATEGIES.has(strategy)) {
-    fail(
-      "strategy",
-      `must be "round-robin", "weighted", "priority", "least-latency" or a function, got ${
-        show(strategy)
-      }`,
-    );
-  }
-  if (
-    strategy === "weighted" && endpoints.every((e) => e.weight === 0)
-  ) {
-    fail("endpoints", "need at least one weight > 0 for the weighted strategy");
-  }
-
-  const timeout = durationOrFalse(options.timeout, "timeout", 30_000);
-  const totalTimeout = durationOrFalse(
-    options.totalTimeout,
-    "totalTimeout",
-    false,
-  );
-
-  const streamIdleTimeout = durationOrFalse(
-    options.streamIdleTimeout,
-    "streamIdleTimeout",
-    60_000,
-  );
-
-  const maxAttempts = options.maxAttempts ?? Math.max(2, endpoints.length);
-  if (!Number.isInteger(maxAttempts) || maxAttempts < 1) {
-    fail("maxAttempts", `must be an integer ≥ 1, got ${show(maxAttempts)}`);
-  }
-
-  let breaker: ResolvedOptions["breaker"] = false;
-  if (options.breaker !== false) {
-    const b = options.breaker ?? {};
-    if (!isPlainObject(b)) {
-      fail("breaker", `must be an object or false, got ${show(b)}`);
-    }
-    checkKeys(
-      b,
-      new Set(["failureThreshold", "cooldown", "maxCooldown"]),
-      "breaker",
-    );
-    const failureThreshold = b.failureThreshold ?? 3;
-    if (
-      !Number.isInteger(failureThreshold) || (failureThreshold as number) < 1
-    ) {
-      fail(
-        "breaker.failureThreshold",
-        `must be an integer ≥ 1, got ${show(failureThreshold)}`,
-      );
-    }
-    const cooldown = duration(b.cooldown, "breaker.cooldown", 60_000);
-    const maxCooldown = duration(
-      b.maxCooldown,
-      "breaker.maxCooldown",
-      Math.max(300_000, cooldown),
-    );
-    if (maxCooldown < cooldown) {
-      fail(
-        "breaker.maxCooldown",
-        `must be ≥ breaker.cooldown (${cooldown}), got ${maxCooldown}`,
-      );
-    }
-    breaker = {
-      failureThreshold: failureThreshold as number,
-      cooldown,
-      maxCooldown,
-    };
-  }
-
-  const r = options.rateLimit ?? {};
-  if (!isPlainObject(r)) fail("rateLimit", `must be an object, got ${show(r)}`);
-  checkKeys(r, new Set(["fallbackDelay", "maxDelay"]), "rateLimit");
-  const rateLimit = {
-    fallbackDelay: duration(r.fallbackDelay, "rateLimit.fallbackDelay", 1_000, {
-      allowZero: true,
-    }),
-    maxDelay: duration(r.maxDelay, "rateLimit.maxDelay", 60_000),
-  };
-
-  let healthCheck: HealthCheckSettings | false = false;
-  if (options.healthCheck !== undefined && options.healthCheck !== false) {
-    const h = options.healthCheck;
-    if (!isPlainObject(h)) {
-      fail("healthCheck", `must be an object or false, got ${show(h)}`);
-    }
-    checkKeys(
-      h,
-      new Set(["path", "interval", "timeout", "jitter"]),
-      "healthCheck",
-    );
-    const path = h.path ?? "models";
-    if (typeof path !== "string" || /^[a-z][a-z0-9+.-]*:/i.test(path)) {
-      fail(
-        "healthCheck.path",
-        `must be a path relative to the endpoint's url, got ${show(path)}`,
-      );
-    }
-    const jitter = h.jitter ?? 0.1;
-    if (typeof jitter !== "number" || !(jitter >= 0 && jitter < 1)) {
-      fail(
-        "healthCheck.jitter",
-        `must be a number in [0, 1), got ${show(jitter)}`,
-      );
-    }
-    healthCheck = {
-      path: path.replace(/^\/+/, ""),
-      interval: duration(h.interval, "healthCheck.interval", 30_000),
-      timeout: duration(h.timeout, "healthCheck.timeout", 5_000),
-      jitter,
-    };
-  }
-
-  let retryBudget: ResolvedOptions["retryBudget"] = false;
-  if (options.retryBudget !== false) {
-    const rb = options.retryBudget ?? {};
-    if (!isPlainObject(rb)) {
-      fail("retryBudget", `must be an object or false, got ${show(rb)}`);
-    }
-    checkKeys(rb, new Set(["ratio", "minPerSecond", "window"]), "retryBudget");
-    const ratio = rb.ratio ?? 0.3;
-    if (typeof ratio !== "number" || !Number.isFinite(ratio) || ratio < 0) {
-      fail(
-        "retryBudget.ratio",
-        `must be a finite number ≥ 0, got ${show(ratio)}`,
-      );
-    }
-    const minPerSecond = rb.minPerSecond ?? 10;
-    if (
-      typeof minPerSecond !== "number" || !Number.isFinite(minPerSecond) ||
-      minPerSecond < 0
-    ) {
-      fail(
-        "retryBudget.minPerSecond",
-        `must be a finite number ≥ 0, got ${show(minPerSecond)}`,
-      );
-    }
-    retryBudget = {
-      ratio,
-      minPerSecond,
-      window: duration(rb.window, "retryBudget.window", 10_000),
-    };
-  }
-
-  let hedge: ResolvedOptions["hedge"] = false;
-  if (options.hedge !== undefined && options.hedge !== false) {
-    const h = options.hedge;
-    if (!isPlainObject(h)) {
-      fail("hedge", `must be an object or false, got ${show(h)}`);
-    }
-    checkKeys(h, new Set(["delay", "methods"]), "hedge");
-    if (h.delay === undefined) {
-      fail("hedge.delay", "is required (ms before the second attempt)");
-    }
-    const methods = h.methods ?? ["GET", "HEAD", "OPTIONS"];
-    if (!Array.isArray(methods) || methods.some((m) => typeof m !== "string")) {
-      fail(
-        "hedge.methods",
-        `must be an array of method names, got ${show(methods)}`,
-      );
-    }
-    hedge = {
-      delay: duration(h.delay, "hedge.delay", 0),
-      methods: methods.map((m) => m.toUpperCase()),
-    };
-  }
-
-  if (options.onEvent !== undefined && typeof options.onEvent !== "function") {
-    fail("onEvent", `must be a function, got ${show(options.onEvent)}`);
-  }
-  const middleware = options.middleware ?? [];
-  if (!Array.isArray(middleware)) {
-    fail(
-      "middleware",
-      `must be an array of functions, got ${show(middleware)}`,
-    );
-  }
-  middleware.forEach((m, i) => {
-    if (typeof m !== "function") {
-      fail(`middleware[${i}]`, `must be a function, got ${show(m)}`);
-    }
-  });
-  const clock = options.clock ?? systemClock;
-  if (
-    !isPlainObject(clock) || typeof clock.now !== "function" ||
-    typeof clock.setTimeout !== "function" ||
-    typeof clock.clearTimeout !== "function"
-  ) {
-    fail("clock", "must have now(), setTimeout() and clearTimeout() functions");
-  }
-  if (options.random !== undefined && typeof options.random !== "function") {
-    fail(
-      "random",
-      `must be a function returning [0, 1), got ${show(options.random)}`,
-    );
-  }
-  if (options.fetch !== undefined && typeof options.fetch !== "function") {
-    fail("fetch", `must be a fetch function, got ${show(options.fetch)}`);
-  }
-  if (options.kyOptions !== undefined && !isPlainObject(options.kyOptions)) {
-    fail("kyOptions", `must be an object, got ${show(options.kyOptions)}`);
-  }
-
-  return {
-    endpoints,
-    strategy,
-    timeout,
-    totalTimeout,
-    streamIdleTimeout,
-    maxAttempts,
-    breaker,
-    rateLimit,
-    healthCheck,
-    retryBudget,
-    hedge,
-    onEvent: options.onEvent,
-    middleware,
-    clock,
-    random: options.random ?? Math.random,
-    fetch: options.fetch,
-    kyOptions: options.kyOptions,
-  };
+  return check(options, OPTIONS, "");
 }

@@ -11,10 +11,11 @@ import type { AttemptRecord } from "./types.ts";
 
 const brand = Symbol.for("ky-failover.error");
 
-function hasBrand(value: unknown, name: string): boolean {
+/** Whether `value` carries the brand (and, when given, has that `name`). */
+function hasBrand(value: unknown, name?: string): boolean {
   return typeof value === "object" && value !== null &&
     (value as Record<symbol, unknown>)[brand] === true &&
-    (value as Error).name === name;
+    (!name || (value as Error).name === name);
 }
 
 /**
@@ -48,8 +49,7 @@ export class KyFailoverError extends Error {
  * ```
  */
 export function isKyFailoverError(value: unknown): value is KyFailoverError {
-  return typeof value === "object" && value !== null &&
-    (value as Record<symbol, unknown>)[brand] === true;
+  return hasBrand(value);
 }
 
 /**
@@ -334,16 +334,14 @@ export function describeAttempt(
 
 /** Short description of an error without its stack. */
 export function describeError(error: unknown): string {
-  if (error instanceof Error || (typeof error === "object" && error !== null)) {
-    const { name, message } = error as Error;
-    if (isKyFailoverError(error)) return String(message);
-    const cause = (error as Error).cause;
-    const causeText = cause instanceof Error && cause.message
-      ? ` (${cause.message})`
-      : "";
-    return `${name ?? "Error"}: ${message}${causeText}`;
-  }
-  return String(error);
+  if (typeof error !== "object" || error === null) return String(error);
+  const { name, message } = error as Error;
+  if (isKyFailoverError(error)) return String(message);
+  const cause = (error as Error).cause;
+  const causeText = cause instanceof Error && cause.message
+    ? ` (${cause.message})`
+    : "";
+  return `${name ?? "Error"}: ${message}${causeText}`;
 }
 
 function describeFailure(

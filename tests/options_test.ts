@@ -73,6 +73,11 @@ const CASES: [string, unknown, RegExp][] = [
     { endpoints: [{ name: "a", url: "ftp://x/v1" }] },
     /options\.endpoints\[0\]\.url must use http: or https:, got "ftp:"/,
   ],
+  [
+    "malformed url with credentials",
+    { endpoints: [{ name: "a", url: "https//u:sk-secret@x/v1?k=sk-secret" }] },
+    /options\.endpoints\[0\]\.url must be an absolute http\(s\) URL, got "https\/\/…@x\/v1\?…"/,
+  ],
   ["credentials in url", {
     endpoints: [{ name: "a", url: "https://u:sk-secret@x/v1" }],
   }, /options\.endpoints\[0\]\.url must not embed credentials/],
@@ -244,7 +249,7 @@ const CASES: [string, unknown, RegExp][] = [
   [
     "hedge without delay",
     { endpoints: [ok], hedge: {} },
-    /options\.hedge\.delay is required/,
+    /options\.hedge\.delay must be a positive number of milliseconds up to 2147483647, got undefined/,
   ],
   [
     "hedge methods not an array",
