@@ -7,9 +7,12 @@
 // one timer instead of 64-128; on runtimes where a timer costs microseconds
 // (Deno's Node-compatible timers) this is the largest fixed cost of a call.
 //
-// When the oldest deadline is cleared, the timer stays armed for it; when it
-// fires early it re-arms for the new oldest one. When the queue empties the
-// timer is cleared, so an idle pool holds no timer at all.
+// When the oldest deadline is cleared the timer stays armed for it, and when
+// it fires early it re-arms for the new oldest one. When the queue empties,
+// a timer that can be unref'd (Node, Deno, Bun) is kept but unref'd — it
+// never holds a process open, and the next call re-uses it instead of
+// arming a new one; any other timer (browsers, injected clocks) is cleared,
+// so an idle pool holds no timer at all. `close()` clears them all.
 
 import type { Clock } from "./types.ts";
 
@@ -19,12 +22,25 @@ export interface Deadline {
   readonly fire: () => void;
 }
 
+interface Refable {
+  ref(): unknown;
+  unref(): unknown;
+}
+
+function isRefable(handle: unknown): handle is Refable {
+  return typeof (handle as Refable | undefined)?.unref === "function" &&
+    typeof (handle as Refable).ref === "function";
+}
+
 /** A queue of deadlines of one duration under a single clock timer. */
 export class DeadlineQueue {
   readonly #clock: Clock;
   readonly #ms: number;
   readonly #entries = new Set<Deadline>();
   #timer: unknown = undefined;
+  /** The timer is kept, unref'd, with nothing to wait for. */
+  #idle = false;
+  #closed = false;
 
   constructor(clock: Clock, ms: number) {
     this.#clock = clock;
@@ -36,16 +52,37 @@ export class DeadlineQueue {
     const deadline = { at: this.#clock.now() + this.#ms, fire };
     this.#entries.add(deadline);
     if (this.#timer === undefined) this.#arm(this.#ms);
+    else if (this.#idle) {
+      this.#idle = false;
+      (this.#timer as Refable).ref();
+    }
     return deadline;
   }
 
   /** Cancels `deadline` (a no-op once it fired or was cleared). */
   clear(deadline: Deadline): void {
     if (!this.#entries.delete(deadline) || this.#entries.size > 0) return;
-    if (this.#timer !== undefined) {
-      this.#clock.clearTimeout(this.#timer);
-      this.#timer = undefined;
-    }
+    const timer = this.#timer;
+    if (timer === undefined) return;
+    if (!this.#closed && isRefable(timer)) {
+      this.#idle = true;
+      timer.unref();
+    } else this.#stop();
+  }
+
+  /**
+   * Stops the timer once nothing waits on it any more (at once if nothing
+   * does): deadlines still pending — a body still being read — keep theirs.
+   */
+  close(): void {
+    this.#closed = true;
+    if (this.#entries.size === 0) this.#stop();
+  }
+
+  #stop(): void {
+    if (this.#timer !== undefined) this.#clock.clearTimeout(this.#timer);
+    this.#timer = undefined;
+    this.#idle = false;
   }
 
   #arm(delay: number): void {
@@ -54,6 +91,7 @@ export class DeadlineQueue {
 
   #expire(): void {
     this.#timer = undefined;
+    this.#idle = false;
     const now = this.#clock.now();
     for (const deadline of this.#entries) {
       if (deadline.at > now) break;

@@ -1,6 +1,7 @@
 // The shared state of a pool: its endpoints grouped in tiers, the resolved
 // options and the event sink. Every middleware reads and writes this.
 
+import { DeadlineQueue } from "./_deadlines.ts";
 import { Endpoint } from "./_endpoint.ts";
 import type { ResolvedOptions } from "./_options.ts";
 import type { FailoverEvent } from "./types.ts";
@@ -24,6 +25,10 @@ export interface Pool {
    * than through user traffic.
    */
   probesRecovery: boolean;
+  /** A deadline queue of `ms` on the pool's clock, closed with the pool. */
+  deadlines(ms: number): DeadlineQueue;
+  /** Every deadline queue made by `deadlines()`. */
+  readonly queues: DeadlineQueue[];
 }
 
 /** Builds the pool state from resolved options. */
@@ -51,6 +56,7 @@ export function createPool(options: ResolvedOptions): Pool {
       }
     }
     : () => {};
+  const queues: DeadlineQueue[] = [];
   return {
     options,
     endpoints,
@@ -60,5 +66,11 @@ export function createPool(options: ResolvedOptions): Pool {
     listening: onEvent !== undefined,
     onBreakerOpen: undefined,
     probesRecovery: false,
+    deadlines(ms) {
+      const queue = new DeadlineQueue(options.clock, ms);
+      queues.push(queue);
+      return queue;
+    },
+    queues,
   };
 }

@@ -21,7 +21,6 @@ import {
   cancelBody,
   type Loop,
 } from "./_context.ts";
-import { DeadlineQueue } from "./_deadlines.ts";
 import { createPool } from "./_pool.ts";
 import type { ResolvedOptions } from "./_options.ts";
 import { transport } from "./_transport.ts";
@@ -94,7 +93,7 @@ export function createEngine(options: ResolvedOptions): Engine {
   );
   const totalDeadlines = totalTimeout === false
     ? undefined
-    : new DeadlineQueue(clock, totalTimeout);
+    : pool.deadlines(totalTimeout);
   const active = new Set<Call>();
   const failed = new WeakMap<Response, Failure>();
   let closed = false;
@@ -231,6 +230,7 @@ export function createEngine(options: ResolvedOptions): Engine {
       checker.stop();
       const reason = new ClosedError();
       for (const call of active) abortCall(call, "closed", reason);
+      for (const queue of pool.queues) queue.close();
     },
   };
 }

@@ -7,6 +7,21 @@ interface Timer {
   id: number;
   at: number;
   fn: () => void;
+  /** What setTimeout returned: the id, or a Node-style handle. */
+  handle: unknown;
+  /** Unref'd: it would not hold a process open. */
+  unrefd: boolean;
+}
+
+/** Options of {@linkcode ManualClock}. */
+export interface ManualClockOptions {
+  /** Start time (ms since the epoch). */
+  start?: number;
+  /**
+   * Return Node-style handles with `ref()` / `unref()` from setTimeout (as
+   * Node, Deno and Bun do) instead of numbers (as browsers do).
+   */
+  refable?: boolean;
 }
 
 /** A Clock whose time is moved by hand. */
@@ -15,22 +30,43 @@ export class ManualClock implements Clock {
   #timers: Timer[] = [];
   #nextId = 1;
   #watchers = new Set<() => void>();
+  readonly #refable: boolean;
+  /** How many timers were ever set. */
+  armed = 0;
 
-  constructor(start = Date.UTC(2026, 10, 26, 12, 0, 0)) {
-    this.#now = start;
+  constructor(
+    start: number | ManualClockOptions = Date.UTC(2026, 10, 26, 12, 0, 0),
+  ) {
+    const options = typeof start === "number" ? { start } : start;
+    this.#now = options.start ?? Date.UTC(2026, 10, 26, 12, 0, 0);
+    this.#refable = options.refable ?? false;
   }
 
   now = (): number => this.#now;
 
   setTimeout = (fn: () => void, ms: number): unknown => {
-    const timer = { id: this.#nextId++, at: this.#now + Math.max(0, ms), fn };
+    const id = this.#nextId++;
+    const timer: Timer = {
+      id,
+      at: this.#now + Math.max(0, ms),
+      fn,
+      handle: id,
+      unrefd: false,
+    };
+    if (this.#refable) {
+      timer.handle = {
+        ref: () => void (timer.unrefd = false),
+        unref: () => void (timer.unrefd = true),
+      };
+    }
+    this.armed += 1;
     this.#timers.push(timer);
     for (const check of [...this.#watchers]) check();
-    return timer.id;
+    return timer.handle;
   };
 
   clearTimeout = (handle: unknown): void => {
-    this.#timers = this.#timers.filter((t) => t.id !== handle);
+    this.#timers = this.#timers.filter((t) => t.handle !== handle);
     for (const check of [...this.#watchers]) check();
   };
 
@@ -56,6 +92,11 @@ export class ManualClock implements Clock {
   /** Number of timers not yet fired or cleared. */
   get pending(): number {
     return this.#timers.length;
+  }
+
+  /** Number of pending timers that are unref'd. */
+  get unrefd(): number {
+    return this.#timers.filter((t) => t.unrefd).length;
   }
 
   /**

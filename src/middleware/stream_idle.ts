@@ -29,7 +29,7 @@
 import type { Handler } from "../_compose.ts";
 import type { Attempt } from "../_context.ts";
 import type { Pool } from "../_pool.ts";
-import { DeadlineQueue } from "../_deadlines.ts";
+import type { DeadlineQueue } from "../_deadlines.ts";
 import { describeError, StreamIdleTimeoutError } from "../errors.ts";
 import { recordHealth } from "./breaker.ts";
 
@@ -270,9 +270,7 @@ const NULL_BODY = [101, 103, 204, 205, 304];
 /** The stream idle timeout middleware. */
 export function streamIdle(pool: Pool): Handler<Attempt> {
   const timeoutMs = pool.options.streamIdleTimeout;
-  const deadlines = timeoutMs === false
-    ? undefined
-    : new DeadlineQueue(pool.options.clock, timeoutMs);
+  const deadlines = timeoutMs === false ? undefined : pool.deadlines(timeoutMs);
   return async (ctx, next) => {
     await next();
     if (timeoutMs === false) return;

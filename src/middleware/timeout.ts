@@ -14,15 +14,12 @@
 import type { Handler } from "../_compose.ts";
 import type { Attempt } from "../_context.ts";
 import type { Pool } from "../_pool.ts";
-import { DeadlineQueue } from "../_deadlines.ts";
 import { AttemptTimeoutError } from "../errors.ts";
 
 /** The per-attempt timeout middleware. */
 export function attemptTimeout(pool: Pool): Handler<Attempt> {
-  const { timeout, clock } = pool.options;
-  const deadlines = timeout === false
-    ? undefined
-    : new DeadlineQueue(clock, timeout);
+  const { timeout } = pool.options;
+  const deadlines = timeout === false ? undefined : pool.deadlines(timeout);
   return async (ctx, next) => {
     const callSignal = ctx.call.controller.signal;
     const controller = new AbortController();
