@@ -12,6 +12,13 @@ import type {
 
 /** Weight of the newest sample in the latency EWMA. */
 const LATENCY_ALPHA = 0.3;
+/** Weight of the newest outcome in the error-rate EWMA (~ the last 20). */
+const ERROR_ALPHA = 0.05;
+/**
+ * A run of failures opens the breaker only when chance would explain it
+ * less often than this, at the endpoint's error rate before the run.
+ */
+const CHANCE = 1e-4;
 
 /** Mutable state of one endpoint. */
 export class Endpoint {
@@ -29,6 +36,10 @@ export class Endpoint {
 
   breaker: BreakerState = "closed";
   consecutiveFailures = 0;
+  /** Share of recent attempts that failed (EWMA over success / failure). */
+  errorRate = 0;
+  /** `errorRate` when the current run of failures began. */
+  #runBaseRate = 0;
   /** When an open breaker lets a probe through. */
   openUntil = 0;
   /** Times opened in a row without recovering (cooldown multiplier). */
@@ -109,9 +120,33 @@ export class Endpoint {
    */
   recordFailure(description: string, now: number, traffic: boolean): void {
     if (traffic) this.failures += 1;
+    if (this.consecutiveFailures === 0) this.#runBaseRate = this.errorRate;
     this.consecutiveFailures += 1;
+    this.errorRate += ERROR_ALPHA * (1 - this.errorRate);
     this.lastError = description;
     this.lastErrorAt = now;
+  }
+
+  /** Records an answer that counts as healthy: ends a run of failures. */
+  recordSuccess(): void {
+    this.consecutiveFailures = 0;
+    this.errorRate -= ERROR_ALPHA * this.errorRate;
+  }
+
+  /**
+   * Whether the current run of failures should open the breaker: at least
+   * `threshold` long, and long enough that the endpoint's error rate before
+   * the run would produce it by chance less than once in 10,000 runs — but
+   * never more than `2 × threshold`. A healthy endpoint that goes down opens
+   * after `threshold` failures; one that drops 20 % of requests at random
+   * (3 in a row: 1 run in 125) needs 6, so noise does not bench it; one that
+   * fails a third of its requests or more opens after `2 × threshold`.
+   */
+  failedEnough(threshold: number): boolean {
+    const run = this.consecutiveFailures;
+    if (run < threshold) return false;
+    const rate = this.#runBaseRate;
+    return run >= 2 * threshold || rate <= 0 || rate ** run <= CHANCE;
   }
 
   recordLatency(ms: number): void {

@@ -124,7 +124,7 @@ export function startHealthChecks(
     }
     refreshBreaker(pool, endpoint, now);
     if (ok) {
-      endpoint.consecutiveFailures = 0;
+      endpoint.recordSuccess();
       recordHealth(pool, endpoint, "success", now);
     } else {
       endpoint.recordFailure(

@@ -56,7 +56,12 @@ export interface EndpointOptions {
 
 /** Circuit breaker settings; see {@linkcode FailoverOptions.breaker}. */
 export interface BreakerOptions {
-  /** Consecutive failures that open the breaker. Default `3`. */
+  /**
+   * Consecutive failures that open the breaker. Default `3`. An endpoint
+   * that already fails now and then needs a longer run — one its recent
+   * error rate would produce by chance less than once in 10,000 runs, at
+   * most twice this — so random errors do not bench it.
+   */
   failureThreshold?: number;
   /** How long an opened breaker keeps the endpoint out, in ms. Default `60_000`. */
   cooldown?: number;

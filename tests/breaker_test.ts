@@ -108,6 +108,47 @@ test("half-open admits a single probe at a time; others go elsewhere", async () 
   assert.equal(api.status()[0].state, "healthy");
 });
 
+test("random errors do not open the breaker; a real outage after them still does", async () => {
+  using regions = mockRegions(NAMES);
+  const { api, breakers } = setup();
+  using _ = api;
+  // One answer in five fails, as from a flaky provider: 20 % errors.
+  for (let i = 0; i < 100; i++) {
+    regions.set("primary", i % 5 === 0 ? { status: 500 } : "up");
+    await call(api);
+  }
+  assert.deepEqual(breakers(), [], "never opened by noise");
+  // Three in a row happens 1 run in 125 at that rate: still not an outage.
+  regions.set("primary", { status: 500 });
+  for (let i = 0; i < 3; i++) assert.equal(await call(api), "hk");
+  assert.equal(api.status()[0].state, "healthy");
+  // Six in a row (1 run in 15,625) is one.
+  for (let i = 0; i < 2; i++) await call(api);
+  assert.equal(api.status()[0].state, "healthy");
+  await call(api);
+  assert.deepEqual(breakers(), ["primary:closed→open"]);
+  assert.equal(api.status()[0].consecutiveFailures, 6);
+});
+
+test("after an outage the breaker is strict again: three failures reopen it", async () => {
+  using regions = mockRegions(NAMES);
+  const { api, breakers, clock } = setup();
+  using _ = api;
+  regions.set("primary", { status: 500 });
+  for (let i = 0; i < 3; i++) await call(api);
+  regions.set("primary", "up");
+  clock.advance(60_000);
+  assert.equal(await call(api), "primary", "the probe closes it");
+  regions.set("primary", { status: 500 });
+  for (let i = 0; i < 3; i++) await call(api);
+  assert.deepEqual(breakers(), [
+    "primary:closed→open",
+    "primary:open→half-open",
+    "primary:half-open→closed",
+    "primary:closed→open",
+  ]);
+});
+
 test("a failed probe reopens with a longer cooldown, capped at maxCooldown", async () => {
   using regions = mockRegions(NAMES);
   const { api, clock, events } = setup({

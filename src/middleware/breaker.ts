@@ -2,8 +2,11 @@
  * Circuit breaker middleware ("automatic fuse"). Per endpoint:
  *
  * - **closed** → **open** after `failureThreshold` consecutive failures
- *   (network error, per-attempt timeout, 408, 5xx). An open endpoint gets no
- *   traffic (except in panic mode, when nothing else is available).
+ *   (network error, per-attempt timeout, 408, 5xx) — more, up to twice
+ *   that, when the endpoint's recent error rate makes such a run likely by
+ *   chance (see `Endpoint.failedEnough`), so random errors do not bench an
+ *   endpoint that mostly works. An open endpoint gets no traffic (except in
+ *   panic mode, when nothing else is available).
  * - **open** → **half-open** once `cooldown` has passed. One request at a
  *   time is let through as a probe.
  * - **half-open** → **closed** when the probe succeeds; → **open** again
@@ -30,6 +33,9 @@ function transition(
 ): void {
   const from = endpoint.breaker;
   endpoint.breaker = to;
+  // Failures that opened the breaker were an outage, not noise: the error
+  // rate that makes the breaker tolerant is learnt afresh after one.
+  if (to !== "half-open") endpoint.errorRate = 0;
   if (pool.listening) {
     pool.emit({
       type: "breaker",
@@ -68,7 +74,7 @@ export function recordHealth(
   }
   const reopen = endpoint.breaker === "half-open";
   const trip = endpoint.breaker === "closed" &&
-    endpoint.consecutiveFailures >= settings.failureThreshold;
+    endpoint.failedEnough(settings.failureThreshold);
   if (!reopen && !trip) return;
   endpoint.timesOpened += 1;
   const cooldown = Math.min(

@@ -123,7 +123,7 @@ export function failover(pool: Pool): Handler<Attempt> {
     if (ctx.health === "failure") {
       endpoint.recordFailure(description, now, true);
     } else if (ctx.health === "success") {
-      endpoint.consecutiveFailures = 0;
+      endpoint.recordSuccess();
     }
     if (response?.status === 429) {
       // Not a failure, but worth showing in status().
