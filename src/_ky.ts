@@ -48,6 +48,14 @@ function unprefix(input: RequestInfo | URL, prefix: string): RequestInfo | URL {
   return input instanceof Request ? new Request(rest, input) : rest;
 }
 
+/**
+ * The string body each ky-built Request was made from, recorded by a first
+ * `beforeRequest` hook. When the same Request reaches the engine (no hook
+ * replaced it), the engine replays that string instead of reading the
+ * Request's body back — the common case of `json:` bodies.
+ */
+const sourceBodies = new WeakMap<Request, string>();
+
 /** Builds the ky instance for `engine`. */
 export function createKy(
   engine: Engine,
@@ -64,10 +72,23 @@ export function createKy(
     timeout: false,
     fetch: async (input, init) =>
       engine.run(
-        await callRequest(engine.endpoints, unprefix(input, prefix), init),
+        await callRequest(
+          engine.endpoints,
+          unprefix(input, prefix),
+          init,
+          sourceBodies.get(input as Request),
+        ),
       ),
     hooks: {
       ...userHooks,
+      beforeRequest: [
+        ({ request, options }) => {
+          if (typeof options.body === "string") {
+            sourceBodies.set(request, options.body);
+          }
+        },
+        ...(userHooks?.beforeRequest ?? []),
+      ],
       beforeError: [
         ({ error, request }) => {
           if (!isHTTPError(error)) return error;

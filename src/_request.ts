@@ -64,15 +64,44 @@ export function headerList(init: HeadersInit | undefined): [string, string][] {
 }
 
 /**
+ * The path under the longest endpoint base URL that `url` starts with, for
+ * a URL already normalised by the URL parser (a `Request`'s): a string
+ * match, no parsing. `undefined` when none matches or it has a fragment.
+ */
+function underBase(
+  endpoints: readonly Endpoint[],
+  url: string,
+): string | undefined {
+  let path: string | undefined;
+  let longest = -1;
+  for (const e of endpoints) {
+    const base = e.config.base;
+    if (base.length <= longest || !url.startsWith(base)) continue;
+    const next = url[base.length];
+    if (next !== undefined && next !== "/" && next !== "?") continue;
+    path = url.slice(base.length);
+    longest = base.length;
+  }
+  return path?.includes("#") ? undefined : path;
+}
+
+/**
  * Maps a URL to a path relative to the pool. Relative input (`"models"`,
  * `"/chat/completions"`) is taken as relative to every endpoint's base URL;
- * an absolute URL must lie under some endpoint's base URL.
+ * an absolute URL must lie under some endpoint's base URL. `normalized`
+ * says the URL came from the URL parser already (a `Request`'s `url`).
  */
-export function poolPath(endpoints: readonly Endpoint[], url: string): string {
+export function poolPath(
+  endpoints: readonly Endpoint[],
+  url: string,
+  normalized = false,
+): string {
   if (!ABSOLUTE.test(url)) {
     if (url === "" || url.startsWith("/") || url.startsWith("?")) return url;
     return `/${url}`;
   }
+  const under = normalized ? underBase(endpoints, url) : undefined;
+  if (under !== undefined) return under;
   let parsed: URL;
   try {
     parsed = new URL(url);
@@ -100,11 +129,16 @@ function isRequest(value: unknown): value is Request {
   return typeof Request !== "undefined" && value instanceof Request;
 }
 
-/** Normalises `fetch(input, init)` arguments for the engine. */
+/**
+ * Normalises `fetch(input, init)` arguments for the engine. `sourceBody` is
+ * the string a `Request` input was built from, when the caller knows it
+ * (the ky adapter does): it is used instead of reading the body back.
+ */
 export async function callRequest(
   endpoints: readonly Endpoint[],
   input: RequestInfo | URL,
   init: RequestInit | undefined,
+  sourceBody?: string,
 ): Promise<CallRequest> {
   let url: string;
   let method = "GET";
@@ -141,8 +175,10 @@ export async function callRequest(
     if (s !== undefined) signal = s ?? undefined;
     if (Object.keys(rest).length > 0) extras = { ...extras, ...rest };
   }
-  const path = poolPath(endpoints, url);
-  if (source !== undefined && source.body !== null) {
+  const path = poolPath(endpoints, url, source !== undefined);
+  if (source !== undefined && sourceBody !== undefined) {
+    body = sourceBody;
+  } else if (source !== undefined && source.body !== null) {
     body = await source.arrayBuffer();
   } else if (
     typeof ReadableStream !== "undefined" && body instanceof ReadableStream

@@ -232,6 +232,27 @@ test("POST bodies are replayed intact on every attempt, from any body type", asy
   assert.equal(regions.get("sg").received.at(-1)?.body, text);
 });
 
+test("ky bodies are replayed on every attempt, also when a hook replaces the request", async () => {
+  using regions = mockRegions(NAMES);
+  regions.set("primary", { status: 500 });
+  regions.set("hk", { status: 502 });
+  using api = pool(new ManualClock(), { breaker: false });
+  const bodies = () => NAMES.map((r) => regions.get(r).received.at(-1)?.body);
+  await api.ky.post("chat/completions", { json: chat }).json();
+  const text = JSON.stringify(chat);
+  assert.deepEqual(bodies(), [text, text, text]);
+  const other = JSON.stringify({ model: "gpt-4.1", messages: [] });
+  await api.ky.post("chat/completions", {
+    json: chat,
+    hooks: {
+      beforeRequest: [
+        ({ request }) => new Request(request, { body: other }),
+      ],
+    },
+  }).json();
+  assert.deepEqual(bodies(), [other, other, other], "the hook's body is sent");
+});
+
 test("each endpoint receives only its own key; caller credentials never leave", async () => {
   using regions = mockRegions(NAMES);
   regions.set("primary", { status: 500 });
