@@ -73,6 +73,9 @@ function classify(ctx: Attempt): void {
     ctx.verdict = status >= 400 ? "final" : "success";
     ctx.health = "success";
   }
+  // The hint only changes 4xx/5xx verdicts; a 2xx is never failed over, so
+  // its headers are not even looked at.
+  if (status < 400) return;
   const hint = response.headers.get("x-should-retry");
   if (hint === "true" && ctx.verdict === "final") ctx.verdict = "failover";
   if (hint === "false" && ctx.verdict === "failover") ctx.verdict = "final";

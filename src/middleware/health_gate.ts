@@ -51,55 +51,56 @@ export function isCandidate(
 /** The health gate middleware. */
 export function healthGate(pool: Pool): Handler<Attempt> {
   const clock = pool.options.clock;
-  return async (ctx, next) => {
+  // Synchronous unless it has to wait: `next()`'s promise is handed back as
+  // it is, without another async frame around it on every attempt.
+  const gate = (
+    ctx: Attempt,
+    next: () => Promise<void>,
+  ): Promise<void> | void => {
     const call = ctx.call;
     const signal = call.controller.signal;
-    for (;;) {
-      if (signal.aborted) {
-        ctx.verdict = "aborted";
-        return;
-      }
-      const now = clock.now();
-      for (const endpoint of pool.endpoints) {
-        refreshBreaker(pool, endpoint, now);
-      }
-      if (call.tried.size >= pool.endpoints.length) call.tried.clear();
-
-      for (const tier of pool.tiers) {
-        const candidates = tier.filter((e) => isCandidate(pool, call, e, now));
-        if (candidates.length > 0) {
-          ctx.candidates = candidates;
-          return next();
-        }
-      }
-
-      const untried = pool.endpoints.filter((e) => !call.tried.has(e.name))
-        .sort(soonestFirst(now));
-      const soonest = untried[0];
-      if (soonest.limitedUntil > now && soonest.breaker !== "open") {
-        const wait = soonest.limitedUntil - now;
-        if (now + wait <= call.deadline) {
-          try {
-            await sleep(clock, wait, signal);
-          } catch {
-            ctx.verdict = "aborted";
-            return;
-          }
-          continue;
-        }
-      }
-      const panic = untried.find((e) => e.limitedUntil <= now);
-      if (panic === undefined) {
-        call.exhaustedReason =
-          `every endpoint is rate-limited past the remaining totalTimeout (${soonest.name} for ${
-            soonest.limitedUntil - now
-          } ms)`;
-        ctx.verdict = "exhausted";
-        return;
-      }
-      ctx.candidates = [panic];
-      ctx.panic = true;
-      return next();
+    if (signal.aborted) {
+      ctx.verdict = "aborted";
+      return;
     }
+    const now = clock.now();
+    for (const endpoint of pool.endpoints) {
+      refreshBreaker(pool, endpoint, now);
+    }
+    if (call.tried.size >= pool.endpoints.length) call.tried.clear();
+
+    for (const tier of pool.tiers) {
+      const candidates = tier.filter((e) => isCandidate(pool, call, e, now));
+      if (candidates.length > 0) {
+        ctx.candidates = candidates;
+        return next();
+      }
+    }
+
+    const untried = pool.endpoints.filter((e) => !call.tried.has(e.name))
+      .sort(soonestFirst(now));
+    const soonest = untried[0];
+    if (soonest.limitedUntil > now && soonest.breaker !== "open") {
+      const wait = soonest.limitedUntil - now;
+      if (now + wait <= call.deadline) {
+        return sleep(clock, wait, signal).then(
+          () => gate(ctx, next),
+          () => void (ctx.verdict = "aborted"),
+        );
+      }
+    }
+    const panic = untried.find((e) => e.limitedUntil <= now);
+    if (panic === undefined) {
+      call.exhaustedReason =
+        `every endpoint is rate-limited past the remaining totalTimeout (${soonest.name} for ${
+          soonest.limitedUntil - now
+        } ms)`;
+      ctx.verdict = "exhausted";
+      return;
+    }
+    ctx.candidates = [panic];
+    ctx.panic = true;
+    return next();
   };
+  return gate;
 }

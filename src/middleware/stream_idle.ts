@@ -183,7 +183,17 @@ class Watch {
   }
 }
 
-const watches = new WeakMap<Response, Watch>();
+/**
+ * Where a watched response keeps its watch: an own property, not a WeakMap
+ * entry — nothing to look up, and nothing for the garbage collector to
+ * sweep out of a table that, under load, grows by the hundreds of thousands
+ * of entries between collections and never shrinks back.
+ */
+const WATCH = Symbol("ky-failover.watch");
+
+interface Watched {
+  [WATCH]: Watch;
+}
 /** A watched prototype and the native body getter it shadows. */
 interface Realm {
   proto: object;
@@ -217,7 +227,7 @@ function realmOf(native: object): Realm {
   const descriptors: PropertyDescriptorMap = {
     body: {
       get(this: Response) {
-        return watches.get(this)!.body();
+        return (this as unknown as Watched)[WATCH].body();
       },
       configurable: true,
     },
@@ -227,7 +237,7 @@ function realmOf(native: object): Realm {
     if (typeof read !== "function") continue;
     descriptors[name] = {
       value(this: Response) {
-        const watch = watches.get(this)!;
+        const watch = (this as unknown as Watched)[WATCH];
         if (watch.small) return watch.guard(read.call(this));
         return watch.readAll().then((bytes) => {
           // Parse the complete bytes the way the native method would; the
@@ -257,11 +267,15 @@ function watch(
   deadlines: DeadlineQueue,
 ): void {
   const realm = realmOf(Object.getPrototypeOf(response));
-  watches.set(
-    response,
-    new Watch(pool, ctx, response, realm.body, timeoutMs, deadlines),
-  );
   Object.setPrototypeOf(response, realm.proto);
+  (response as unknown as Watched)[WATCH] = new Watch(
+    pool,
+    ctx,
+    response,
+    realm.body,
+    timeoutMs,
+    deadlines,
+  );
 }
 
 /** Statuses whose responses never have a body. */
