@@ -2,6 +2,7 @@
 // chain and the attempt loop share it. No ky types here.
 
 import type { Endpoint } from "./_endpoint.ts";
+import type { HeaderRecord } from "./_request.ts";
 import type { Pool } from "./_pool.ts";
 import type { AttemptContext, AttemptRecord, EndpointInfo } from "./types.ts";
 
@@ -13,8 +14,8 @@ export interface CallRequest {
   method: string;
   /** Path and query relative to an endpoint's base URL. */
   path: string;
-  /** Caller headers, lower-case names, without credentials. */
-  headers: [string, string][];
+  /** Caller headers by lower-case name, without credentials. */
+  headers: HeaderRecord;
   /** A body that can be sent again on every attempt. */
   body: BodyInit | null;
   /** Other fetch init fields to pass through (redirect, credentials …). */

@@ -3,6 +3,7 @@
 // read and write it.
 
 import type { ResolvedEndpoint } from "./_options.ts";
+import { type HeaderRecord, setHeader } from "./_request.ts";
 import type {
   BreakerState,
   EndpointInfo,
@@ -31,8 +32,8 @@ export class Endpoint {
   readonly weight: number;
   readonly config: Omit<ResolvedEndpoint, "headers">;
   readonly #headers: readonly [string, string][];
-  /** Lower-case names of `#headers`: they replace the caller's. */
-  readonly #names: ReadonlySet<string>;
+  /** `#headers` by lower-case name: they replace the caller's. */
+  readonly #record: HeaderRecord = {};
 
   breaker: BreakerState = "closed";
   consecutiveFailures = 0;
@@ -62,7 +63,9 @@ export class Endpoint {
   constructor(resolved: ResolvedEndpoint, index: number) {
     const { headers, ...config } = resolved;
     this.#headers = headers;
-    this.#names = new Set(headers.map(([name]) => name.toLowerCase()));
+    for (const [name, value] of headers) {
+      setHeader(this.#record, name.toLowerCase(), value);
+    }
     this.config = config;
     this.index = index;
     this.name = resolved.name;
@@ -82,18 +85,12 @@ export class Endpoint {
   }
 
   /**
-   * The caller's header list (lower-case names) with this endpoint's
+   * The caller's headers (by lower-case name) with this endpoint's
    * credentials and extra headers added; the endpoint's win over the
    * caller's of the same name.
    */
-  withCredentials(
-    callerHeaders: readonly [string, string][],
-  ): [string, string][] {
-    const names = this.#names;
-    const kept = callerHeaders.some(([name]) => names.has(name))
-      ? callerHeaders.filter(([name]) => !names.has(name))
-      : callerHeaders;
-    return kept.concat(this.#headers);
+  withCredentials(callerHeaders: HeaderRecord): HeaderRecord {
+    return { ...callerHeaders, ...this.#record };
   }
 
   /**

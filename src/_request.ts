@@ -25,15 +25,39 @@ const TOKEN = /^[!#$%&'*+.^_`|~0-9A-Za-z-]+$/;
 /** What no header value may hold (the checks `new Headers()` makes). */
 const BAD_VALUE = /[\0\r\n\u0100-\uffff]/;
 
+/** Leading and trailing HTTP whitespace, which `Headers` strips. */
+const EDGE_SPACE = /^[\t ]+|[\t ]+$/g;
+
+/** Caller headers by lower-case name, as `fetch` takes a record. */
+export type HeaderRecord = Record<string, string>;
+
+/** Sets `record[name]`, even for a header called `__proto__`. */
+export function setHeader(
+  record: HeaderRecord,
+  name: string,
+  value: string,
+): void {
+  if (name === "__proto__") {
+    Object.defineProperty(record, name, {
+      value,
+      enumerable: true,
+      writable: true,
+      configurable: true,
+    });
+  } else record[name] = value;
+}
+
 /**
- * The caller's headers as lower-case `[name, value]` pairs, credentials
+ * The caller's headers as a record by lower-case name, credentials
  * dropped, checked as `new Headers()` would check them — so a bad header is
- * the caller's TypeError, never mistaken for a failing endpoint. A plain
- * list, not a `Headers`: `fetch` converts it once, as it converts the
- * caller's own headers when there is no pool in between.
+ * the caller's TypeError, never mistaken for a failing endpoint — and a
+ * repeated name combined with `", "` as `Headers` combines it. A plain
+ * record, not a `Headers`: `fetch` converts it once, as it converts the
+ * caller's own headers when there is no pool in between (and a record is
+ * what every runtime converts fastest).
  */
-export function headerList(init: HeadersInit | undefined): [string, string][] {
-  const list: [string, string][] = [];
+export function headerRecord(init: HeadersInit | undefined): HeaderRecord {
+  const record: HeaderRecord = {};
   const add = (name: string, value: unknown) => {
     const text = String(value);
     if (!TOKEN.test(name) || BAD_VALUE.test(text)) {
@@ -42,9 +66,19 @@ export function headerList(init: HeadersInit | undefined): [string, string][] {
       );
     }
     const lower = name.toLowerCase();
-    if (!CREDENTIAL_HEADERS.includes(lower)) list.push([lower, text]);
+    if (CREDENTIAL_HEADERS.includes(lower)) return;
+    const previous = Object.hasOwn(record, lower) ? record[lower] : undefined;
+    setHeader(
+      record,
+      lower,
+      previous === undefined
+        ? text
+        : `${previous.replace(EDGE_SPACE, "")}, ${
+          text.replace(EDGE_SPACE, "")
+        }`,
+    );
   };
-  if (init === undefined || init === null) return list;
+  if (init === undefined || init === null) return record;
   if (typeof Headers !== "undefined" && init instanceof Headers) {
     init.forEach((value, name) => add(name, value));
   } else if (Symbol.iterator in init) {
@@ -57,10 +91,10 @@ export function headerList(init: HeadersInit | undefined): [string, string][] {
       add(pair[0], pair[1]);
     }
   } else {
-    const record = init as Record<string, string>;
-    for (const name of Object.keys(record)) add(name, record[name]);
+    const given = init as Record<string, string>;
+    for (const name of Object.keys(given)) add(name, given[name]);
   }
-  return list;
+  return record;
 }
 
 /**
@@ -185,6 +219,6 @@ export async function callRequest(
   ) {
     body = await new Response(body).arrayBuffer();
   }
-  const headers = headerList(headersInit);
+  const headers = headerRecord(headersInit);
   return { method: method.toUpperCase(), path, headers, body, extras, signal };
 }

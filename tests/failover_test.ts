@@ -253,6 +253,27 @@ test("ky bodies are replayed on every attempt, also when a hook replaces the req
   assert.deepEqual(bodies(), [other, other, other], "the hook's body is sent");
 });
 
+test("caller headers arrive as Headers would send them: repeated names combined, bad ones rejected", async () => {
+  using regions = mockRegions(NAMES);
+  using api = pool();
+  const response = await api.fetch("models", {
+    headers: [["X-Trace", "a"], ["x-trace", " b "], ["Accept", "text/plain"]],
+  });
+  await response.body?.cancel();
+  const seen = regions.get("primary").received[0].headers;
+  assert.equal(seen.get("x-trace"), "a, b");
+  assert.equal(seen.get("accept"), "text/plain");
+  await assert.rejects(
+    api.fetch("models", { headers: { "x-bad": "line\nbreak" } }),
+    (e: unknown) => e instanceof TypeError && /x-bad/.test(String(e)),
+  );
+  await assert.rejects(
+    api.fetch("models", { headers: { "bad name": "x" } }),
+    TypeError,
+  );
+  assert.equal(regions.get("primary").received.length, 1, "nothing sent");
+});
+
 test("each endpoint receives only its own key; caller credentials never leave", async () => {
   using regions = mockRegions(NAMES);
   regions.set("primary", { status: 500 });
