@@ -27,9 +27,19 @@ export interface CallRequest {
 /** One call: every attempt of it shares this. */
 export interface Call {
   readonly request: CallRequest;
-  /** Aborted by the caller's signal, the total timeout or `close()`. */
-  readonly controller: AbortController;
+  /**
+   * Why the call was aborted — by the caller's signal, the total timeout or
+   * `close()` — once it was (see `abortCall`).
+   */
   abortKind: AbortKind | undefined;
+  abortReason: unknown;
+  /**
+   * Called once, with the reason, when the call is aborted: each running
+   * attempt aborts its own signal. A plain set rather than an AbortSignal —
+   * on some runtimes (Bun) an AbortController and a listener cost more than
+   * the rest of a call's bookkeeping together.
+   */
+  readonly onAbort: Set<(reason: unknown) => void>;
   readonly startedAt: number;
   /** Clock time by which the call must be done (Infinity without totalTimeout). */
   readonly deadline: number;
@@ -85,7 +95,7 @@ export class Attempt implements AttemptContext {
   constructor(call: Call, attempt: number) {
     this.call = call;
     this.attempt = attempt;
-    this.signal = call.controller.signal;
+    this.signal = neverAborted();
   }
 
   /**
@@ -112,6 +122,25 @@ export class Attempt implements AttemptContext {
   get path(): string {
     return this.call.request.path;
   }
+}
+
+let never: AbortSignal | undefined;
+
+/** A signal that never aborts: an attempt's until its timeout sets one. */
+function neverAborted(): AbortSignal {
+  return never ??= new AbortController().signal;
+}
+
+/** Aborts `call` (once): records why and tells its running attempts. */
+export function abortCall(
+  call: Call,
+  kind: AbortKind,
+  reason: unknown,
+): void {
+  if (call.abortKind !== undefined) return;
+  call.abortKind = kind;
+  call.abortReason = reason;
+  for (const abort of call.onAbort) abort(reason);
 }
 
 /** Frees a response body nobody will read. */

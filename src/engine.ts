@@ -15,6 +15,7 @@
 
 import { compose, type Handler } from "./_compose.ts";
 import {
+  abortCall,
   Attempt,
   type Call,
   type CallRequest,
@@ -55,12 +56,6 @@ export interface Engine {
   /** Probes every endpoint now; resolves when every probe has answered. */
   checkHealth(): Promise<void>;
   close(): void;
-}
-
-function abortCall(call: Call, kind: Call["abortKind"], reason: unknown): void {
-  if (call.controller.signal.aborted) return;
-  call.abortKind = kind;
-  call.controller.abort(reason);
 }
 
 /** What `checkHealth()` uses when periodic health checks are off. */
@@ -125,7 +120,7 @@ export function createEngine(options: ResolvedOptions): Engine {
   }
 
   function finish(call: Call, last: Attempt | undefined): Response {
-    const abortReason = call.controller.signal.reason;
+    const abortReason = call.abortReason;
     if (call.abortKind === "caller" || call.abortKind === "closed") {
       if (last?.response) cancelBody(last.response);
       throw call.abortKind === "caller" ? abortReason : new ClosedError();
@@ -183,8 +178,9 @@ export function createEngine(options: ResolvedOptions): Engine {
     const now = clock.now();
     const call: Call = {
       request,
-      controller: new AbortController(),
       abortKind: undefined,
+      abortReason: undefined,
+      onAbort: new Set(),
       startedAt: now,
       deadline: totalTimeout === false ? Infinity : now + totalTimeout,
       tried: new Set(),

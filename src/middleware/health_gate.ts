@@ -58,8 +58,7 @@ export function healthGate(pool: Pool): Handler<Attempt> {
     next: () => Promise<void>,
   ): Promise<void> | void => {
     const call = ctx.call;
-    const signal = call.controller.signal;
-    if (signal.aborted) {
+    if (call.abortKind !== undefined) {
       ctx.verdict = "aborted";
       return;
     }
@@ -83,8 +82,14 @@ export function healthGate(pool: Pool): Handler<Attempt> {
     if (soonest.limitedUntil > now && soonest.breaker !== "open") {
       const wait = soonest.limitedUntil - now;
       if (now + wait <= call.deadline) {
-        return sleep(clock, wait, signal).then(
-          () => gate(ctx, next),
+        const controller = new AbortController();
+        const stop = (reason: unknown) => controller.abort(reason);
+        call.onAbort.add(stop);
+        return sleep(clock, wait, controller.signal).then(
+          () => {
+            call.onAbort.delete(stop);
+            return gate(ctx, next);
+          },
           () => void (ctx.verdict = "aborted"),
         );
       }

@@ -21,10 +21,10 @@ export function attemptTimeout(pool: Pool): Handler<Attempt> {
   const { timeout } = pool.options;
   const deadlines = timeout === false ? undefined : pool.deadlines(timeout);
   return async (ctx, next) => {
-    const callSignal = ctx.call.controller.signal;
+    const call = ctx.call;
     const controller = new AbortController();
-    const onCallAbort = () => controller.abort(callSignal.reason);
-    callSignal.addEventListener("abort", onCallAbort, { once: true });
+    const onCallAbort = (reason: unknown) => controller.abort(reason);
+    call.onAbort.add(onCallAbort);
     const name = ctx.target!.name;
     const deadline = deadlines?.set(() =>
       controller.abort(new AttemptTimeoutError(name, timeout as number))
@@ -36,7 +36,7 @@ export function attemptTimeout(pool: Pool): Handler<Attempt> {
     } finally {
       if (deadline !== undefined) deadlines!.clear(deadline);
       if (ctx.verdict !== "success" && ctx.verdict !== "final") {
-        callSignal.removeEventListener("abort", onCallAbort);
+        call.onAbort.delete(onCallAbort);
       }
     }
   };
