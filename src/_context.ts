@@ -1,6 +1,7 @@
 // The state of one call and of one attempt inside it, as the middleware
 // chain and the attempt loop share it. No ky types here.
 
+import type { Deadline } from "./_deadlines.ts";
 import type { Endpoint } from "./_endpoint.ts";
 import type { HeaderRecord } from "./_request.ts";
 import type { Pool } from "./_pool.ts";
@@ -39,7 +40,7 @@ export interface Call {
    * on some runtimes (Bun) an AbortController and a listener cost more than
    * the rest of a call's bookkeeping together.
    */
-  readonly onAbort: Set<(reason: unknown) => void>;
+  readonly onAbort: Set<{ cancel(reason: unknown): void }>;
   readonly startedAt: number;
   /** Clock time by which the call must be done (Infinity without totalTimeout). */
   readonly deadline: number;
@@ -89,8 +90,12 @@ export class Attempt implements AttemptContext {
   hedge = false;
   /** Another attempt of the call won; this one was cancelled. */
   superseded = false;
-  /** Aborts this attempt (set by the timeout middleware). */
-  cancel: (reason: unknown) => void = () => {};
+  /** Aborts this attempt's signal (set by the timeout middleware). */
+  controller: AbortController | undefined = undefined;
+  /** This attempt's per-attempt timeout, while it runs. */
+  deadline: Deadline | undefined = undefined;
+  /** Clock time the transport got its answer or error. */
+  finishedAt: number | undefined = undefined;
 
   constructor(call: Call, attempt: number) {
     this.call = call;
@@ -113,6 +118,11 @@ export class Attempt implements AttemptContext {
   /** The headers a middleware read or replaced, if any did. */
   get ownHeaders(): Headers | undefined {
     return this.#headers;
+  }
+
+  /** Aborts this attempt (a no-op before the timeout middleware ran). */
+  cancel(reason: unknown): void {
+    this.controller?.abort(reason);
   }
 
   get method(): string {
@@ -140,7 +150,7 @@ export function abortCall(
   if (call.abortKind !== undefined) return;
   call.abortKind = kind;
   call.abortReason = reason;
-  for (const abort of call.onAbort) abort(reason);
+  for (const attempt of call.onAbort) attempt.cancel(reason);
 }
 
 /** Frees a response body nobody will read. */

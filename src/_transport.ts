@@ -50,12 +50,13 @@ export function transport(pool: Pool): Handler<Attempt> {
     const started = clock.now();
     try {
       ctx.response = await fetchImpl(targetUrl(endpoint, request.path), init);
-      endpoint.recordLatency(clock.now() - started);
     } catch (error) {
       ctx.error = ctx.signal.aborted ? ctx.signal.reason : error;
-    } finally {
-      endpoint.inFlight -= 1;
-      ctx.durationMs = clock.now() - started;
     }
+    endpoint.inFlight -= 1;
+    const finished = clock.now();
+    ctx.finishedAt = finished;
+    ctx.durationMs = finished - started;
+    if (ctx.response !== undefined) endpoint.recordLatency(ctx.durationMs);
   };
 }

@@ -23,6 +23,7 @@ import {
   type Loop,
 } from "./_context.ts";
 import { createPool } from "./_pool.ts";
+import { fuse } from "./_steps.ts";
 import type { ResolvedOptions } from "./_options.ts";
 import { transport } from "./_transport.ts";
 import { type HealthCheckSettings, startHealthChecks } from "./health_check.ts";
@@ -74,10 +75,13 @@ export function createEngine(options: ResolvedOptions): Engine {
     retryBudget(pool),
     healthGate(pool),
     picker(pool),
-    attemptTimeout(pool),
-    streamIdle(pool),
-    breaker(pool),
-    failover(pool),
+    // Synchronous work around the request, run in one async frame.
+    fuse<Attempt>([
+      attemptTimeout(pool),
+      streamIdle(pool),
+      breaker(pool),
+      failover(pool),
+    ]),
     ...options.middleware as readonly Handler<Attempt>[],
     transport(pool),
   ]);

@@ -19,8 +19,8 @@
  * @module
  */
 
-import type { Handler } from "../_compose.ts";
 import type { Attempt } from "../_context.ts";
+import type { Steps } from "../_steps.ts";
 import type { Endpoint } from "../_endpoint.ts";
 import type { Pool } from "../_pool.ts";
 import type { BreakerState } from "../types.ts";
@@ -90,19 +90,21 @@ export function recordHealth(
  * The breaker middleware: takes the half-open probe permit before the
  * attempt and feeds the attempt's health verdict to the breaker after it.
  */
-export function breaker(pool: Pool): Handler<Attempt> {
-  const clock = pool.options.clock;
-  return async (ctx, next) => {
-    const endpoint = ctx.target!;
-    if (endpoint.breaker === "half-open" && !endpoint.probeInFlight) {
-      endpoint.probeInFlight = true;
-      ctx.probe = true;
-    }
-    try {
-      await next();
-    } finally {
-      if (ctx.probe) endpoint.probeInFlight = false;
-    }
-    recordHealth(pool, endpoint, ctx.health, clock.now());
+export function breaker(pool: Pool): Steps<Attempt> {
+  return {
+    before(ctx) {
+      const endpoint = ctx.target!;
+      if (endpoint.breaker === "half-open" && !endpoint.probeInFlight) {
+        endpoint.probeInFlight = true;
+        ctx.probe = true;
+      }
+    },
+    always(ctx) {
+      if (ctx.probe) ctx.target!.probeInFlight = false;
+    },
+    after(ctx) {
+      const now = ctx.finishedAt ?? pool.options.clock.now();
+      recordHealth(pool, ctx.target!, ctx.health, now);
+    },
   };
 }

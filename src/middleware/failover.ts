@@ -17,8 +17,8 @@
  * @module
  */
 
-import type { Handler } from "../_compose.ts";
 import type { Attempt } from "../_context.ts";
+import type { Steps } from "../_steps.ts";
 import type { Endpoint } from "../_endpoint.ts";
 import type { Pool } from "../_pool.ts";
 import { retryDelay } from "../_retry_after.ts";
@@ -111,30 +111,31 @@ function record(pool: Pool, ctx: Attempt): void {
  * Classifies the attempt, records it (and reports it), then updates the
  * endpoint's counters and its rate-limit bench.
  */
-export function failover(pool: Pool): Handler<Attempt> {
-  const clock = pool.options.clock;
-  return async (ctx, next) => {
-    await next();
-    classify(ctx);
-    record(pool, ctx);
-    const endpoint = ctx.target!;
-    const now = clock.now();
-    const response = ctx.response;
-    const description = response
-      ? `HTTP ${response.status}`
-      : describeError(ctx.error);
-    if (ctx.health === "failure") {
-      endpoint.recordFailure(description, now, true);
-    } else if (ctx.health === "success") {
-      endpoint.recordSuccess();
-    }
-    if (response?.status === 429) {
-      // Not a failure, but worth showing in status().
-      endpoint.lastError = description;
-      endpoint.lastErrorAt = now;
-    }
-    if (response?.status === 429 || response?.status === 503) {
-      benchForRateLimit(pool, endpoint, response, now);
-    }
-  };
+export function failover(pool: Pool): Steps<Attempt> {
+  return { after: (ctx) => settle(pool, ctx) };
+}
+
+function settle(pool: Pool, ctx: Attempt): void {
+  classify(ctx);
+  record(pool, ctx);
+  const endpoint = ctx.target!;
+  const now = ctx.finishedAt ?? pool.options.clock.now();
+  const response = ctx.response;
+  const status = response?.status;
+  if (ctx.health === "failure") {
+    const description = status === undefined
+      ? describeError(ctx.error)
+      : `HTTP ${status}`;
+    endpoint.recordFailure(description, now, true);
+  } else if (ctx.health === "success") {
+    endpoint.recordSuccess();
+  }
+  if (status === 429) {
+    // Not a failure, but worth showing in status().
+    endpoint.lastError = "HTTP 429";
+    endpoint.lastErrorAt = now;
+  }
+  if (status === 429 || status === 503) {
+    benchForRateLimit(pool, endpoint, response!, now);
+  }
 }

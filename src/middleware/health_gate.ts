@@ -83,7 +83,7 @@ export function healthGate(pool: Pool): Handler<Attempt> {
       const wait = soonest.limitedUntil - now;
       if (now + wait <= call.deadline) {
         const controller = new AbortController();
-        const stop = (reason: unknown) => controller.abort(reason);
+        const stop = { cancel: (reason: unknown) => controller.abort(reason) };
         call.onAbort.add(stop);
         return sleep(clock, wait, controller.signal).then(
           () => {

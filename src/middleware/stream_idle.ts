@@ -26,9 +26,9 @@
  * @module
  */
 
-import type { Handler } from "../_compose.ts";
 import type { Attempt } from "../_context.ts";
 import type { Pool } from "../_pool.ts";
+import type { Steps } from "../_steps.ts";
 import type { DeadlineQueue } from "../_deadlines.ts";
 import { describeError, StreamIdleTimeoutError } from "../errors.ts";
 import { recordHealth } from "./breaker.ts";
@@ -282,19 +282,20 @@ function watch(
 const NULL_BODY = [101, 103, 204, 205, 304];
 
 /** The stream idle timeout middleware. */
-export function streamIdle(pool: Pool): Handler<Attempt> {
+export function streamIdle(pool: Pool): Steps<Attempt> {
   const timeoutMs = pool.options.streamIdleTimeout;
-  const deadlines = timeoutMs === false ? undefined : pool.deadlines(timeoutMs);
-  return async (ctx, next) => {
-    await next();
-    if (timeoutMs === false) return;
-    const response = ctx.response;
-    if (
-      response !== undefined &&
-      (ctx.verdict === "success" || ctx.verdict === "final") &&
-      ctx.method !== "HEAD" && !NULL_BODY.includes(response.status)
-    ) {
-      watch(pool, ctx, response, timeoutMs, deadlines!);
-    }
+  if (timeoutMs === false) return {};
+  const deadlines = pool.deadlines(timeoutMs);
+  return {
+    after(ctx) {
+      const response = ctx.response;
+      if (
+        response !== undefined &&
+        (ctx.verdict === "success" || ctx.verdict === "final") &&
+        ctx.method !== "HEAD" && !NULL_BODY.includes(response.status)
+      ) {
+        watch(pool, ctx, response, timeoutMs, deadlines);
+      }
+    },
   };
 }

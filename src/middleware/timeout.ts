@@ -11,33 +11,34 @@
  * @module
  */
 
-import type { Handler } from "../_compose.ts";
 import type { Attempt } from "../_context.ts";
+import type { Steps } from "../_steps.ts";
 import type { Pool } from "../_pool.ts";
 import { AttemptTimeoutError } from "../errors.ts";
 
-/** The per-attempt timeout middleware. */
-export function attemptTimeout(pool: Pool): Handler<Attempt> {
+/** The per-attempt timeout middleware, as steps. */
+export function attemptTimeout(pool: Pool): Steps<Attempt> {
   const { timeout } = pool.options;
   const deadlines = timeout === false ? undefined : pool.deadlines(timeout);
-  return async (ctx, next) => {
-    const call = ctx.call;
-    const controller = new AbortController();
-    const onCallAbort = (reason: unknown) => controller.abort(reason);
-    call.onAbort.add(onCallAbort);
-    const name = ctx.target!.name;
-    const deadline = deadlines?.set(() =>
-      controller.abort(new AttemptTimeoutError(name, timeout as number))
-    );
-    ctx.signal = controller.signal;
-    ctx.cancel = (reason) => controller.abort(reason);
-    try {
-      await next();
-    } finally {
-      if (deadline !== undefined) deadlines!.clear(deadline);
-      if (ctx.verdict !== "success" && ctx.verdict !== "final") {
-        call.onAbort.delete(onCallAbort);
+  return {
+    before(ctx) {
+      const controller = new AbortController();
+      ctx.controller = controller;
+      ctx.signal = controller.signal;
+      // The call's abort reaches this attempt through ctx.cancel().
+      ctx.call.onAbort.add(ctx);
+      if (deadlines !== undefined) {
+        const name = ctx.target!.name;
+        ctx.deadline = deadlines.set(() =>
+          controller.abort(new AttemptTimeoutError(name, timeout as number))
+        );
       }
-    }
+    },
+    always(ctx) {
+      if (ctx.deadline !== undefined) deadlines!.clear(ctx.deadline);
+      if (ctx.verdict !== "success" && ctx.verdict !== "final") {
+        ctx.call.onAbort.delete(ctx);
+      }
+    },
   };
 }
