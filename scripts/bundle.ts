@@ -21,11 +21,16 @@ import { gzipSync } from "node:zlib";
  * bespoke checks and strings) took `_options` from 6.65 to 4.08 KiB
  * minified and the total to 9.00 KiB gzipped (9221 B; 25.48 KiB raw).
  * `_options` is still the largest module (see the per-module breakdown);
- * what is left there is mostly the precise messages. The budget is that size
- * plus ~10 % headroom, so that growth is a deliberate decision (raise it
+ * what is left there is mostly the precise messages.
+ *
+ * Raised to 11 KiB for the hot-path work of issue 5, which bought per-call
+ * CPU with bytes: coalesced deadline queues (`_deadlines`), steps fused into
+ * one async frame (`_steps`), header records checked without `Headers`, the
+ * noise-aware breaker rule and the ky body shortcut — 10.34 KiB gzipped
+ * (10592 B; 29.03 KiB raw). Growth stays a deliberate decision (raise it
  * here, with a reason), never an accident.
  */
-export const BUDGET_ADDED_GZIP = 10 * 1024;
+export const BUDGET_ADDED_GZIP = 11 * 1024;
 
 const root = new URL("..", import.meta.url).pathname;
 const outdir = `${root}dist/browser`;
