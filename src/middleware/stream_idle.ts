@@ -194,6 +194,7 @@ const WATCH = Symbol("ky-failover.watch");
 interface Watched {
   [WATCH]: Watch;
 }
+
 /** A watched prototype and the native body getter it shadows. */
 interface Realm {
   proto: object;
