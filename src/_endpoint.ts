@@ -31,9 +31,11 @@ export class Endpoint {
   readonly priority: number;
   readonly weight: number;
   readonly config: Omit<ResolvedEndpoint, "headers">;
-  readonly #headers: readonly [string, string][];
-  /** `#headers` by lower-case name: they replace the caller's. */
-  readonly #record: HeaderRecord = {};
+  /**
+   * Credentials and extra headers, by lower-case name: sent to this
+   * endpoint only, and they replace the caller's of the same name.
+   */
+  readonly #headers: HeaderRecord = {};
 
   breaker: BreakerState = "closed";
   consecutiveFailures = 0;
@@ -62,9 +64,8 @@ export class Endpoint {
 
   constructor(resolved: ResolvedEndpoint, index: number) {
     const { headers, ...config } = resolved;
-    this.#headers = headers;
     for (const [name, value] of headers) {
-      setHeader(this.#record, name.toLowerCase(), value);
+      setHeader(this.#headers, name.toLowerCase(), value);
     }
     this.config = config;
     this.index = index;
@@ -80,7 +81,7 @@ export class Endpoint {
   }
 
   /** Credentials and extra headers for this endpoint only. */
-  secretHeaders(): readonly [string, string][] {
+  secretHeaders(): Readonly<HeaderRecord> {
     return this.#headers;
   }
 
@@ -90,7 +91,7 @@ export class Endpoint {
    * caller's of the same name.
    */
   withCredentials(callerHeaders: HeaderRecord): HeaderRecord {
-    return { ...callerHeaders, ...this.#record };
+    return { ...callerHeaders, ...this.#headers };
   }
 
   /**

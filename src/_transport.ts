@@ -32,7 +32,7 @@ export function transport(pool: Pool): Handler<Attempt> {
       headers = endpoint.withCredentials(request.headers);
     } else {
       const copy = new Headers(own);
-      for (const [key, value] of endpoint.secretHeaders()) {
+      for (const [key, value] of Object.entries(endpoint.secretHeaders())) {
         copy.set(key, value);
       }
       headers = copy;

@@ -93,7 +93,7 @@ export function startHealthChecks(
         targetUrl(endpoint, `/${settings.path}`),
         {
           method: "GET",
-          headers: endpoint.secretHeaders() as [string, string][],
+          headers: endpoint.secretHeaders(),
           signal: controller.signal,
         },
       );
