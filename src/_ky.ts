@@ -49,12 +49,18 @@ function unprefix(input: RequestInfo | URL, prefix: string): RequestInfo | URL {
 }
 
 /**
- * The string body each ky-built Request was made from, recorded by a first
- * `beforeRequest` hook. When the same Request reaches the engine (no hook
- * replaced it), the engine replays that string instead of reading the
- * Request's body back — the common case of `json:` bodies.
+ * Where a ky-built Request keeps the string body it was made from, recorded
+ * by a first `beforeRequest` hook. When the same Request reaches the engine
+ * (no hook replaced it), the engine replays that string instead of reading
+ * the Request's body back — the common case of `json:` bodies. An own
+ * property rather than a WeakMap entry, as for the stream watch: no table
+ * for the garbage collector to sweep on every call.
  */
-const sourceBodies = new WeakMap<Request, string>();
+const SOURCE_BODY = Symbol("ky-failover.sourceBody");
+
+interface WithSourceBody {
+  [SOURCE_BODY]?: string;
+}
 
 /** Builds the ky instance for `engine`. */
 export function createKy(
@@ -76,7 +82,7 @@ export function createKy(
           engine.endpoints,
           unprefix(input, prefix),
           init,
-          sourceBodies.get(input as Request),
+          (input as WithSourceBody)[SOURCE_BODY],
         ),
       ),
     hooks: {
@@ -84,7 +90,7 @@ export function createKy(
       beforeRequest: [
         ({ request, options }) => {
           if (typeof options.body === "string") {
-            sourceBodies.set(request, options.body);
+            (request as WithSourceBody)[SOURCE_BODY] = options.body;
           }
         },
         ...(userHooks?.beforeRequest ?? []),
