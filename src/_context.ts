@@ -162,8 +162,6 @@ export function cancelBody(response: Response): void {
 export interface Loop {
   readonly pool: Pool;
   readonly chain: (ctx: Attempt) => Promise<void>;
-  /** A fresh attempt context for attempt `n` of `call`. */
-  newAttempt(call: Call, n: number): Attempt;
   /** Ends the call with a successful (or final) attempt's response. */
   succeed(call: Call, ctx: Attempt): Response;
   /** Ends the call after its last attempt failed. */

@@ -97,14 +97,10 @@ export function createEngine(options: ResolvedOptions): Engine {
   const failed = new WeakMap<Response, Failure>();
   let closed = false;
 
-  function newAttempt(call: Call, n: number): Attempt {
-    return new Attempt(call, n);
-  }
-
   async function attempts(call: Call): Promise<Response> {
     let last: Attempt | undefined;
     for (let n = 1; n <= maxAttempts; n++) {
-      const ctx = newAttempt(call, n);
+      const ctx = new Attempt(call, n);
       try {
         await chain(ctx);
       } catch (error) {
@@ -173,7 +169,7 @@ export function createEngine(options: ResolvedOptions): Engine {
     return ctx.response!;
   }
 
-  const loop: Loop = { pool, chain, newAttempt, succeed, finish };
+  const loop: Loop = { pool, chain, succeed, finish };
 
   async function run(request: CallRequest): Promise<Response> {
     if (closed) throw new ClosedError();

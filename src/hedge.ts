@@ -11,7 +11,7 @@
  * @module
  */
 
-import { type Attempt, type Call, cancelBody, type Loop } from "./_context.ts";
+import { Attempt, type Call, cancelBody, type Loop } from "./_context.ts";
 import { HedgeCancelledError } from "./errors.ts";
 import { isCandidate } from "./middleware/health_gate.ts";
 
@@ -37,7 +37,7 @@ export async function hedged(
   const start = (hedge: boolean) => {
     started += 1;
     lastStart = clock.now();
-    const ctx = loop.newAttempt(call, started);
+    const ctx = new Attempt(call, started);
     ctx.hedge = hedge;
     running.set(
       ctx,
