@@ -40,8 +40,8 @@ export class Endpoint {
   breaker: BreakerState = "closed";
   consecutiveFailures = 0;
   /** Share of recent attempts that failed (EWMA over success / failure). */
-  errorRate = 0;
-  /** `errorRate` when the current run of failures began. */
+  #errorRate = 0;
+  /** `#errorRate` when the current run of failures began. */
   #runBaseRate = 0;
   /** When an open breaker lets a probe through. */
   openUntil = 0;
@@ -118,17 +118,25 @@ export class Endpoint {
    */
   recordFailure(description: string, now: number, traffic: boolean): void {
     if (traffic) this.failures += 1;
-    if (this.consecutiveFailures === 0) this.#runBaseRate = this.errorRate;
+    if (this.consecutiveFailures === 0) this.#runBaseRate = this.#errorRate;
     this.consecutiveFailures += 1;
-    this.errorRate += ERROR_ALPHA * (1 - this.errorRate);
+    this.#errorRate += ERROR_ALPHA * (1 - this.#errorRate);
     this.lastError = description;
     this.lastErrorAt = now;
+  }
+
+  /**
+   * Forgets the error rate: failures that opened the breaker were an
+   * outage, not noise, so tolerance is learnt afresh after one.
+   */
+  forgetErrors(): void {
+    this.#errorRate = 0;
   }
 
   /** Records an answer that counts as healthy: ends a run of failures. */
   recordSuccess(): void {
     this.consecutiveFailures = 0;
-    this.errorRate -= ERROR_ALPHA * this.errorRate;
+    this.#errorRate -= ERROR_ALPHA * this.#errorRate;
   }
 
   /**

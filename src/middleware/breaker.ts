@@ -33,9 +33,7 @@ function transition(
 ): void {
   const from = endpoint.breaker;
   endpoint.breaker = to;
-  // Failures that opened the breaker were an outage, not noise: the error
-  // rate that makes the breaker tolerant is learnt afresh after one.
-  if (to !== "half-open") endpoint.errorRate = 0;
+  if (to !== "half-open") endpoint.forgetErrors();
   if (pool.listening) {
     pool.emit({
       type: "breaker",
