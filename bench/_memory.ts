@@ -4,7 +4,12 @@
  * an in-memory transport (the `fetch` option answers `{"ok":true}` at once,
  * so no socket, no server), the heap read with GC forced after a
  * 10,000-call warm-up, at 10 %, 25 % and 50 % of the calls and at the end.
- * Prints one JSON line: `{ gc, readings: [[calls, heapUsed], …], callUs }`.
+ * The answer has a `content-length`, as the S1 regions' do. Then, side by
+ * side in rounds, the same transport called directly (the same answer read
+ * the same way), the same calls, and calls whose answer has no length (read
+ * chunk by chunk by the stream watch): what ky-failover itself costs per
+ * call, either way. Prints one JSON line: `{ gc, readings: [[calls,
+ * heapUsed], …], callUs, directUs, ownUs, chunkedOwnUs }`.
  *
  * ```sh
  * node --expose-gc --no-flush-bytecode bench/_memory.ts 1000000
@@ -54,25 +59,50 @@ const body = JSON.stringify({
   messages: [{ role: "user", content: "hi" }],
 });
 const answer = '{"ok":true}';
-const api = createFailover({
-  endpoints: ["a", "b", "c"].map((name, i) => ({
-    name,
-    url: `http://127.0.0.1:${9 + i}/v1`,
-    apiKey: `sk-${name}`,
-  })),
-  fetch: () =>
-    Promise.resolve(
-      new Response(answer, { headers: { "content-type": "application/json" } }),
-    ),
-});
-const call = async () => {
-  const response = await api.fetch("chat/completions", {
+/**
+ * An answer of known length, as the S1 regions (and most JSON APIs) send
+ * it; `chunked` leaves the length out, as a chunked answer does, which the
+ * stream watch reads chunk by chunk.
+ */
+function transportOf(chunked: boolean) {
+  const headers: Record<string, string> = {
+    "content-type": "application/json",
+  };
+  if (!chunked) headers["content-length"] = String(answer.length);
+  return (_url: RequestInfo | URL, _init?: RequestInit) =>
+    Promise.resolve(new Response(answer, { headers }));
+}
+
+function pool(chunked: boolean) {
+  return createFailover({
+    endpoints: ["a", "b", "c"].map((name, i) => ({
+      name,
+      url: `http://127.0.0.1:${9 + i}/v1`,
+      apiKey: `sk-${name}`,
+    })),
+    fetch: transportOf(chunked),
+  });
+}
+
+const transport = transportOf(false);
+const api = pool(false);
+const direct = async () => {
+  const response = await transport("http://127.0.0.1:9/v1/chat/completions", {
+    method: "POST",
+    headers: { "content-type": "application/json", authorization: "Bearer k" },
+    body,
+  });
+  await response.json();
+};
+const callOf = (target: typeof api) => async () => {
+  const response = await target.fetch("chat/completions", {
     method: "POST",
     headers: { "content-type": "application/json" },
     body,
   });
   await response.json();
 };
+const call = callOf(api);
 
 for (let i = 0; i < 10_000; i++) await call();
 const gc = await collectGarbage();
@@ -87,7 +117,36 @@ for (let done = 0; done < calls;) {
   await collectGarbage();
   readings.push([done, process.memoryUsage().heapUsed]);
 }
+
+/** µs per call of `fn` over `n` calls. */
+async function perCall(fn: () => Promise<void>, n: number): Promise<number> {
+  const start = performance.now();
+  for (let i = 0; i < n; i++) await fn();
+  return (performance.now() - start) * 1000 / n;
+}
+const median = (values: number[]) =>
+  [...values].sort((a, b) => a - b)[values.length >> 1];
+const chunkedApi = pool(true);
+const chunkedCall = callOf(chunkedApi);
+const directs: number[] = [];
+const owns: number[] = [];
+const chunkedOwns: number[] = [];
+const roundCalls = Math.max(1000, Math.round(calls / 50));
+for (let round = 0; round < 9; round++) {
+  const d = await perCall(direct, roundCalls);
+  directs.push(d);
+  owns.push(await perCall(call, roundCalls) - d);
+  chunkedOwns.push(await perCall(chunkedCall, roundCalls) - d);
+}
 api.close();
+chunkedApi.close();
 process.stdout.write(
-  JSON.stringify({ gc, readings, callUs: busy * 1000 / calls }) + "\n",
+  JSON.stringify({
+    gc,
+    readings,
+    callUs: busy * 1000 / calls,
+    directUs: median(directs),
+    ownUs: median(owns),
+    chunkedOwnUs: median(chunkedOwns),
+  }) + "\n",
 );

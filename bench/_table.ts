@@ -15,22 +15,7 @@
 import process from "node:process";
 import { existsSync, readFileSync, writeFileSync } from "node:fs";
 import { join } from "node:path";
-
-interface Figure {
-  id: string;
-  row: string;
-  value: string;
-  target: string;
-  met?: boolean;
-}
-interface Result {
-  runtime: string;
-  version: string;
-  date: string;
-  quick: boolean;
-  cpu: string;
-  figures: Figure[];
-}
+import type { Figure, Result } from "./_result.ts";
 
 const dir = process.argv[2] ?? "dist/bench";
 const runtimes = ["deno", "node", "bun"] as const;

@@ -64,6 +64,8 @@ import {
   isStreamIdleTimeoutError,
 } from "ky-failover";
 import { type Farm, startFarm } from "../tests/_region_farm.ts";
+import { seededRandom } from "../tests/_manual_clock.ts";
+import type { Figure, Result } from "./_result.ts";
 
 // ------------------------------------------------------------------ runtime
 
@@ -134,22 +136,6 @@ const CONCURRENCY = 64;
 
 // ------------------------------------------------------------------ figures
 
-/** One reported figure: a row of the final table. */
-interface Figure {
-  /** Stable id, the row key across runtimes. */
-  id: string;
-  /** Row label in the table. */
-  row: string;
-  /** Cell text (marks included). */
-  value: string;
-  /** The issue 5 target, or what the row is (an anchor, information). */
-  target: string;
-  /** `true` met, `false` missed, `undefined` when the row has no target. */
-  met?: boolean;
-  /** Raw numbers behind the cell. */
-  data?: Record<string, unknown>;
-}
-
 const figures: Figure[] = [];
 const mark = (met: boolean) => met ? "✓" : "✗";
 
@@ -194,18 +180,6 @@ const ms = (v: number) => `${v.toFixed(2)} ms`;
 const us = (v: number) => `${v.toFixed(0)} µs`;
 const x = (v: number) => `${v.toFixed(2)}×`;
 const pct = (v: number) => `${(v * 100).toFixed(2)} %`;
-
-/** A seedable PRNG (mulberry32), for the farm's flaky mode. */
-function seeded(seed: number): () => number {
-  let a = seed >>> 0;
-  return () => {
-    a = (a + 0x6d2b79f5) >>> 0;
-    let t = a;
-    t = Math.imul(t ^ (t >>> 15), t | 1);
-    t ^= t + Math.imul(t ^ (t >>> 7), t | 61);
-    return ((t ^ (t >>> 14)) >>> 0) / 4294967296;
-  };
-}
 
 const sleepUntil = (t: number) =>
   new Promise<void>((resolve) =>
@@ -316,10 +290,14 @@ interface Sample {
   cpuUs: number | undefined;
 }
 
-async function runSequential(call: Call, n: number): Promise<Sample> {
+/** Times `drive` making `n` calls: wall and client CPU µs per call. */
+async function timeCalls(
+  n: number,
+  drive: () => Promise<unknown>,
+): Promise<Sample> {
   const cpu0 = cpuNow();
   const start = performance.now();
-  for (let i = 0; i < n; i++) await call();
+  await drive();
   const wall = performance.now() - start;
   const cpu1 = cpuNow();
   return {
@@ -330,7 +308,13 @@ async function runSequential(call: Call, n: number): Promise<Sample> {
   };
 }
 
-async function runConcurrent(
+function runSequential(call: Call, n: number): Promise<Sample> {
+  return timeCalls(n, async () => {
+    for (let i = 0; i < n; i++) await call();
+  });
+}
+
+function runConcurrent(
   call: Call,
   n: number,
   concurrency: number,
@@ -342,17 +326,10 @@ async function runConcurrent(
       await call();
     }
   };
-  const cpu0 = cpuNow();
-  const start = performance.now();
-  await Promise.all(Array.from({ length: concurrency }, worker));
-  const wall = performance.now() - start;
-  const cpu1 = cpuNow();
-  return {
-    wallUs: wall * 1000 / n,
-    cpuUs: cpu0 === undefined || cpu1 === undefined
-      ? undefined
-      : (cpu1 - cpu0) / n,
-  };
+  return timeCalls(
+    n,
+    () => Promise.all(Array.from({ length: concurrency }, worker)),
+  );
 }
 
 interface ModeResult {
@@ -813,7 +790,7 @@ async function s4(): Promise<void> {
     `\nS4 three regions flaky 20 % (HTTP 500, farm PRNG mulberry32 seed ${seed}), maxAttempts: 3, defaults otherwise; ${SIZE.s4Calls} sequential calls`,
   );
   await using farm = await startFarm(["r1", "r2", "r3"], {
-    random: seeded(seed),
+    random: seededRandom(seed),
   });
   let breakerOpens = 0;
   let failures = 0;
@@ -825,7 +802,7 @@ async function s4(): Promise<void> {
       apiKey: "sk-bench",
     })),
     maxAttempts: 3,
-    random: seeded(seed + 1),
+    random: seededRandom(seed + 1),
     onEvent: (e) => {
       if (e.type === "breaker" && e.to === "open") breakerOpens++;
       if (e.type === "failure") {
@@ -1067,6 +1044,9 @@ async function runMemoryChild(): Promise<{
   gc: boolean;
   readings: [number, number][];
   callUs: number;
+  directUs: number;
+  ownUs: number;
+  chunkedOwnUs: number;
   command: string;
 }> {
   const script = fileURLToPath(new URL("./_memory.ts", import.meta.url));
@@ -1100,7 +1080,8 @@ async function memory(): Promise<void> {
     } api.fetch calls vs after a 10,000-call warm-up, GC forced before each reading; ` +
       `in-memory transport (fetch option answering {"ok":true}) in a process that loads only ky-failover, so only its own retention is measured`,
   );
-  const { gc, readings, callUs, command } = await runMemoryChild();
+  const { gc, readings, callUs, directUs, ownUs, chunkedOwnUs, command } =
+    await runMemoryChild();
   const heap0 = readings[0][1];
   const heap1 = readings[readings.length - 1][1];
   const delta = heap1 - heap0;
@@ -1131,16 +1112,21 @@ async function memory(): Promise<void> {
     }`,
   );
   note(
-    `${
-      us(callUs)
-    } per in-memory call (ky-failover's own cost, no network); ${command}${
+    `${us(callUs)} per in-memory api.fetch call, ${
+      us(directUs)
+    } for the same transport called directly, ${us(ownUs)} ky-failover's own, ${
+      us(chunkedOwnUs)
+    } when the answer has no length (median of 9 interleaved rounds); ${command}${
       gc ? "" : "; GC not exposed"
     }`,
   );
   figures.push({
     id: "memory.callUs",
-    row: "In-memory api.fetch call (no network), µs",
-    value: callUs.toFixed(1),
+    row:
+      "In-memory call, µs: api.fetch · transport alone · own · own, no length",
+    value: `${callUs.toFixed(1)} · ${directUs.toFixed(1)} · ${
+      ownUs.toFixed(1)
+    } · ${chunkedOwnUs.toFixed(1)}`,
     target: "information",
   });
 }
@@ -1180,21 +1166,18 @@ console.log(
 
 if (OUT !== undefined) {
   mkdirSync(dirname(OUT), { recursive: true });
+  const result: Result = {
+    runtime,
+    version: runtimeVersion,
+    date,
+    quick: QUICK,
+    cpu: `${cpus.length} × ${cpus[0]?.model ?? "unknown"}`,
+    memoryCalls: MEMORY_CALLS,
+    figures,
+  };
   writeFileSync(
     OUT,
-    JSON.stringify(
-      {
-        runtime,
-        version: runtimeVersion,
-        date,
-        quick: QUICK,
-        cpu: `${cpus.length} × ${cpus[0]?.model ?? "unknown"}`,
-        memoryCalls: MEMORY_CALLS,
-        figures,
-      },
-      null,
-      2,
-    ) + "\n",
+    JSON.stringify(result, null, 2) + "\n",
   );
   console.log(`wrote ${OUT}`);
 }
