@@ -57,8 +57,6 @@ class Watch {
   readonly #response: Response;
   /** The native `body` getter of the response's realm. */
   readonly #nativeBody: BodyGetter;
-  /** Whether native whole-body reads are safe to bound as a whole. */
-  readonly small: boolean;
   #stalled = false;
   #watched: ReadableStream<Uint8Array> | undefined;
 
@@ -76,8 +74,18 @@ class Watch {
     this.#timeoutMs = timeoutMs;
     this.#response = response;
     this.#nativeBody = nativeBody;
-    const length = Number(response.headers.get("content-length") ?? NaN);
-    this.small = length >= 0 && length <= WHOLE_READ_LIMIT;
+  }
+
+  /**
+   * Whether a native whole-body read is safe to bound as a whole: asked at
+   * the read, so a consumer of `response.body` never makes the runtime
+   * build the headers object just for this.
+   */
+  small(): boolean {
+    const length = Number(
+      this.#response.headers.get("content-length") ?? NaN,
+    );
+    return length >= 0 && length <= WHOLE_READ_LIMIT;
   }
 
   /**
@@ -239,7 +247,7 @@ function realmOf(native: object): Realm {
     descriptors[name] = {
       value(this: Response) {
         const watch = (this as unknown as Watched)[WATCH];
-        if (watch.small) return watch.guard(read.call(this));
+        if (watch.small()) return watch.guard(read.call(this));
         return watch.readAll().then((bytes) => {
           // Parse the complete bytes the way the native method would; the
           // read itself went through the watch, so its error (a stall) is
