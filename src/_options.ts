@@ -2,7 +2,8 @@
 // each field has a rule (what it must be, and how it resolves), a default,
 // and whether `null` also means the default. Every problem is a TypeError
 // whose message names the field path, says what was expected and what was
-// given; secrets (apiKey, header values) and URL queries are never echoed.
+// given; secrets (apiKey, header values) and anything that may be a URL's
+// user info or query are never echoed.
 
 import { systemClock } from "./clock.ts";
 import type { HealthCheckSettings } from "./health_check.ts";
@@ -25,13 +26,16 @@ export interface ResolvedOptions {
   timeout: number | false;
   totalTimeout: number | false;
   streamIdleTimeout: number | false;
+  /** Bytes of a non-streamed answer read whole inside the attempt, or `false`. */
+  bufferLimit: number | false;
+  authFailure: { bench: number } | false;
   maxAttempts: number;
   breaker:
     | { failureThreshold: number; cooldown: number; maxCooldown: number }
     | false;
   rateLimit: { fallbackDelay: number; maxDelay: number };
   healthCheck: HealthCheckSettings | false;
-  retryBudget: { ratio: number; minPerSecond: number; window: number } | false;
+  retryBudget: { ratio: number; maxTokens: number } | false;
   hedge: { delay: number; methods: string[] } | false;
   onEvent: ((event: FailoverEvent) => void) | undefined;
   middleware: readonly Middleware[];
@@ -55,6 +59,12 @@ export interface ResolvedEndpoint {
   weight: number;
   /** Headers this endpoint adds (credentials included). Secret. */
   headers: [string, string][];
+  /**
+   * This endpoint's own probe: `{ path }` (its path, or the pool's
+   * `healthCheck.path` when it gave none), `false` to never probe it, or
+   * `undefined` when it gave no `healthCheck` (the pool's settings apply).
+   */
+  healthCheck: { path: string } | false | undefined;
 }
 
 /**
@@ -82,6 +92,8 @@ interface CheckedEndpoint {
   headers: [string, string][];
   priority: number;
   weight: number;
+  /** `path` is undefined until the pool's `healthCheck` resolves. */
+  healthCheck: { path: string | undefined } | false | undefined;
 }
 
 function fail(field: string, problem: string): never {
@@ -94,18 +106,32 @@ function expected(field: string, what: string, value: unknown): never {
 }
 
 function show(value: unknown): string {
-  // A query string (`?key=…`) or the user info of a malformed URL
-  // (`https//user:key@host`) may carry a key: never echo them.
-  if (typeof value === "string") {
-    return JSON.stringify(
-      value.replace(/\?.*/s, "?…").replace(/\/\/[^/]*@/, "//…@"),
-    );
-  }
+  if (typeof value === "string") return JSON.stringify(hideUrlSecrets(value));
   if (typeof value === "function") return "a function";
   if (value && typeof value === "object") {
     return Array.isArray(value) ? "an array" : "an object";
   }
   return String(value); // numbers, booleans, null, undefined, symbols
+}
+
+/**
+ * Masks what may be a URL's user info or query in any shown string. A
+ * password may hold "/", "?", "#" or "@" (`https://u:SE/CRET@host` does not
+ * even parse), so everything after the scheme up to the *last* "@" goes,
+ * and everything from the first "?". When a "?" comes before that "@", the
+ * text after the "@" may be query too: only the scheme stays.
+ */
+function hideUrlSecrets(text: string): string {
+  const at = text.lastIndexOf("@");
+  const query = text.indexOf("?");
+  let head = "";
+  let rest = text;
+  if (at >= 0) {
+    head = (/^[a-z][a-z0-9+.-]*:?\/\//i.exec(text)?.[0] ?? "") + "…";
+    if (query >= 0 && query < at) return head;
+    rest = text.slice(at);
+  }
+  return head + rest.replace(/\?.*/s, "?…");
 }
 
 function isPlainObject(value: unknown): value is Record<string, unknown> {
@@ -126,30 +152,111 @@ function optional<T>(inner: Rule<T>): Rule<T | undefined> {
 
 const isNumber = (value: unknown): value is number => typeof value === "number";
 
-/** Milliseconds for a timer: > 0 (≥ 0 with `zero`), or `false` with `orFalse`. */
-function duration<T = number>(zero?: boolean, orFalse?: boolean): Rule<T> {
+/** A number from `min` to `max`, an integer when `what` says so. */
+function range(
+  min: number,
+  max: number,
+  what: "an integer" | "a finite number" | "a number of milliseconds",
+): Rule<number> {
   return rule(
     (v) =>
-      (orFalse && v === false) ||
-      (isNumber(v) && (zero ? v >= 0 : v > 0) && v <= MAX_TIMER_MS),
-    `a ${
-      zero ? "non-negative" : "positive"
-    } number of milliseconds up to ${MAX_TIMER_MS}`,
+      isNumber(v) && v >= min && v <= max &&
+      (what !== "an integer" || Number.isInteger(v)),
+    `${what} from ${min} to ${max}`,
   );
 }
 
-const positiveMs = duration();
-const msOrFalse = duration<number | false>(false, true);
-const atLeastOne = rule<number>(
-  (v) => Number.isInteger(v) && (v as number) >= 1,
-  "an integer ≥ 1",
-);
-const finiteAtLeastZero = rule<number>(
-  (v) => Number.isFinite(v) && (v as number) >= 0,
-  "a finite number ≥ 0",
+/** Lets `false` (off) through `inner`. */
+function orFalse<T>(inner: Rule<T>): Rule<T | false> {
+  return (value, field, out) =>
+    value === false ? false : inner(value, field, out);
+}
+
+/**
+ * Milliseconds for a timer: at least 1 (a shorter timer fires after 1 ms
+ * anyway, so a smaller value is a unit mistake, e.g. seconds × 0.001) and
+ * at most what a timer accepts.
+ */
+const ms = range(1, MAX_TIMER_MS, "a number of milliseconds");
+const msOrFalse = orFalse(ms);
+/** `ms`, or 0 for "no wait". */
+const msOrZero = rule<number>(
+  (v) => v === 0 || (isNumber(v) && v >= 1 && v <= MAX_TIMER_MS),
+  `0 or a number of milliseconds from 1 to ${MAX_TIMER_MS}`,
 );
 const isFunction = (value: unknown) => typeof value === "function";
 const aFunction = rule<() => void>(isFunction, "a function");
+
+/** An HTTP token (RFC 9110 §5.6.2), what a header name must be. */
+const TOKEN = /^[!#$%&'*+\-.^_`|~0-9A-Za-z]+$/;
+
+/**
+ * A header value (RFC 9110 §5.5): field-vchars (visible ASCII and
+ * 0x80–0xFF) with SP / HTAB only between them. Checked here because
+ * runtimes differ: some `Headers` accept CR, LF, NUL or non-Latin-1 text.
+ */
+const HEADER_VALUE =
+  /^(?:[\x21-\x7E\x80-\xFF](?:[\t\x20-\x7E\x80-\xFF]*[\x21-\x7E\x80-\xFF])?)?$/;
+
+const HEADER_TEXT =
+  "Latin-1 text without control characters or surrounding whitespace";
+
+const HEADERS_INIT =
+  "must be valid HeadersInit (a record, an array of [name, value] pairs or Headers)";
+
+/** The key: a non-empty header value. Never echoed. */
+function apiKey(v: unknown, field: string): string {
+  return typeof v === "string" && v && HEADER_VALUE.test(v)
+    ? v
+    : fail(field, `must be a non-empty string of ${HEADER_TEXT}`);
+}
+
+/**
+ * Reads any HeadersInit as WebIDL does (an iterable is a sequence of pairs,
+ * another object a record), checks every name and value, then lets
+ * `Headers` lower-case names and join repeated ones. Values are never
+ * echoed; names are, once they are known to be tokens.
+ */
+function headers(v: unknown, field: string): [string, string][] {
+  if (v === undefined) return [];
+  if (typeof v !== "object" || v === null) fail(field, HEADERS_INIT);
+  const iterable = typeof (v as Iterable<unknown>)[Symbol.iterator] ===
+    "function";
+  const pairs = iterable
+    ? Array.from(v as Iterable<unknown>, (pair) => headerPair(pair, field))
+    : Object.entries(v);
+  for (const [name, value] of pairs) {
+    if (typeof name !== "string" || !TOKEN.test(name)) {
+      fail(field, "must have names that are HTTP tokens; one is not");
+    }
+    if (typeof value !== "string" || !HEADER_VALUE.test(value)) {
+      fail(
+        `${field}[${JSON.stringify(name)}]`,
+        `must be a header value: ${HEADER_TEXT}`,
+      );
+    }
+  }
+  return [...new Headers(pairs as [string, string][])];
+}
+
+/** One item of a sequence HeadersInit: an iterable of exactly two items. */
+function headerPair(pair: unknown, field: string): unknown[] {
+  const items = typeof pair === "object" && pair !== null &&
+      typeof (pair as Iterable<unknown>)[Symbol.iterator] === "function"
+    ? [...pair as Iterable<unknown>]
+    : [];
+  return items.length === 2 ? items : fail(field, HEADERS_INIT);
+}
+
+/** A path under the endpoint's url (not an absolute URL); leading "/" dropped. */
+function relativePath(v: unknown, field: string): string {
+  return typeof v === "string" && !/^[a-z][a-z0-9+.-]*:/i.test(v)
+    ? v.replace(/^\/+/, "")
+    : expected(field, "a path relative to the endpoint's url", v);
+}
+
+/** The pool's health-check path when it sets none. */
+const HEALTH_CHECK_PATH = "models";
 
 /**
  * Checks that `raw` is an object of `spec`'s fields only (`or false` in the
@@ -191,6 +298,35 @@ function section<T>(spec: Spec<T>, orFalse?: boolean): Rule<T | false> {
     orFalse && value === false ? false : check(value, spec, field, orFalse);
 }
 
+/** Most attempts a call may make (and the default's cap for big pools). */
+const MAX_ATTEMPTS = 100;
+
+const HEALTH_CHECK = section<HealthCheckSettings>({
+  path: [relativePath, HEALTH_CHECK_PATH, 1],
+  interval: [ms, 30_000],
+  timeout: [ms, 5_000],
+  jitter: [
+    rule<number>((v) => isNumber(v) && v >= 0 && v < 1, "a number in [0, 1)"),
+    0.1,
+    1,
+  ],
+}, true);
+
+/**
+ * Gives each endpoint `healthCheck` object without a `path` the pool's
+ * path (`checkHealth()` probes that one even with periodic checks off).
+ */
+function defaultEndpointPaths(
+  endpoints: ResolvedEndpoint[],
+  path: string,
+): void {
+  for (const endpoint of endpoints) {
+    if (endpoint.healthCheck && endpoint.healthCheck.path === undefined) {
+      endpoint.healthCheck = { path };
+    }
+  }
+}
+
 const STRATEGIES = ["round-robin", "weighted", "priority", "least-latency"];
 
 function endpointSpec(names: Set<unknown>): Spec<CheckedEndpoint> {
@@ -214,31 +350,37 @@ function endpointSpec(names: Set<unknown>): Spec<CheckedEndpoint> {
       }
       if (!url) expected(field, "an absolute http(s) URL", v);
       if (!/^https?:$/.test(url.protocol)) {
-        fail(field, `must use http: or https:, got ${show(url.protocol)}`);
+        // In `user:key@host` the "scheme" is the user name: not shown.
+        fail(
+          field,
+          String(v).includes("@")
+            ? "must use http: or https:"
+            : `must use http: or https:, got ${show(url.protocol)}`,
+        );
       }
       if (url.username || url.password) {
         fail(field, "must not embed credentials; use apiKey or headers");
       }
       if (url.hash) fail(field, "must not have a #fragment");
+      // `https://user:12345/x@host` parses as host "user", port 12345 and
+      // path "/x@host": the password would show in status().
+      if (url.pathname.includes("@")) {
+        fail(
+          field,
+          'must not have "@" in its path (it looks like credentials; use apiKey or headers, or write %40)',
+        );
+      }
       return url;
     }],
     // The key and the header values are secrets: never echoed.
-    apiKey: [
-      optional((v, field) =>
-        typeof v === "string" && v
-          ? v
-          : fail(field, "must be a non-empty string when given")
-      ),
+    apiKey: [optional(apiKey)],
+    headers: [headers],
+    priority: [range(0, 1_000, "an integer"), 1],
+    weight: [range(0, 1_000_000, "a finite number"), 1],
+    // The path defaults to the pool's once `healthCheck` resolves.
+    healthCheck: [
+      optional(section({ path: [optional(relativePath), undefined, 1] }, true)),
     ],
-    headers: [(v, field) => {
-      try {
-        return v === undefined ? [] : [...new Headers(v as HeadersInit)];
-      } catch {
-        return fail(field, "must be valid HeadersInit (name → value)");
-      }
-    }],
-    priority: [rule(Number.isFinite, "a finite number"), 1],
-    weight: [finiteAtLeastZero, 1],
   };
 }
 
@@ -249,11 +391,8 @@ const OPTIONS: Spec<ResolvedOptions> = {
     }
     const spec = endpointSpec(new Set());
     return v.map((raw, i) => {
-      const { name, url, apiKey, headers, priority, weight } = check(
-        raw,
-        spec,
-        `${field}[${i}]`,
-      );
+      const { name, url, apiKey, headers, priority, weight, healthCheck } =
+        check(raw, spec, `${field}[${i}]`);
       const path = url.pathname.replace(/\/+$/, "");
       return {
         name,
@@ -269,6 +408,7 @@ const OPTIONS: Spec<ResolvedOptions> = {
             ["authorization", `Bearer ${apiKey}`],
           ]
           : headers,
+        healthCheck: healthCheck as ResolvedEndpoint["healthCheck"],
       };
     });
   }],
@@ -294,20 +434,28 @@ const OPTIONS: Spec<ResolvedOptions> = {
   timeout: [msOrFalse, 30_000],
   totalTimeout: [msOrFalse, false],
   streamIdleTimeout: [msOrFalse, 60_000],
+  bufferLimit: [
+    orFalse(range(1, 1_073_741_824, "an integer")),
+    8_388_608,
+  ],
+  authFailure: [section({ bench: [ms, 300_000] }, true), {}, 1],
   maxAttempts: [(v, field, out) =>
-    atLeastOne(
-      v ?? Math.max(2, (out.endpoints as ResolvedEndpoint[]).length),
+    range(1, MAX_ATTEMPTS, "an integer")(
+      v ?? Math.min(
+        MAX_ATTEMPTS,
+        Math.max(2, (out.endpoints as ResolvedEndpoint[]).length),
+      ),
       field,
       out,
     )],
   breaker: [
     section({
-      failureThreshold: [atLeastOne, 3, 1],
-      cooldown: [positiveMs, 60_000],
+      failureThreshold: [range(1, 1_000, "an integer"), 3, 1],
+      cooldown: [ms, 60_000],
       maxCooldown: [(v, field, out) => {
         const cooldown = out.cooldown as number;
         if (v === undefined) return Math.max(300_000, cooldown);
-        positiveMs(v, field, out);
+        ms(v, field, out);
         return (v as number) < cooldown
           ? expected(field, `≥ breaker.cooldown (${cooldown})`, v)
           : v as number;
@@ -318,47 +466,34 @@ const OPTIONS: Spec<ResolvedOptions> = {
   ],
   rateLimit: [
     section({
-      fallbackDelay: [duration(true), 1_000],
-      maxDelay: [positiveMs, 60_000],
+      fallbackDelay: [msOrZero, 1_000],
+      maxDelay: [ms, 60_000],
     }) as Rule<ResolvedOptions["rateLimit"]>,
     {},
     1,
   ],
   healthCheck: [
-    section({
-      path: [
-        (v, field) =>
-          typeof v === "string" && !/^[a-z][a-z0-9+.-]*:/i.test(v)
-            ? v.replace(/^\/+/, "")
-            : expected(field, "a path relative to the endpoint's url", v),
-        "models",
-        1,
-      ],
-      interval: [positiveMs, 30_000],
-      timeout: [positiveMs, 5_000],
-      jitter: [
-        rule<number>(
-          (v) => isNumber(v) && v >= 0 && v < 1,
-          "a number in [0, 1)",
-        ),
-        0.1,
-        1,
-      ],
-    }, true),
+    (v, field, out) => {
+      const settings = HEALTH_CHECK(v, field, out);
+      defaultEndpointPaths(
+        out.endpoints as ResolvedEndpoint[],
+        settings ? settings.path : HEALTH_CHECK_PATH,
+      );
+      return settings;
+    },
     false,
   ],
   retryBudget: [
     section({
-      ratio: [finiteAtLeastZero, 0.3, 1],
-      minPerSecond: [finiteAtLeastZero, 10, 1],
-      window: [positiveMs, 10_000],
+      ratio: [range(0, 100, "a finite number"), 0.5, 1],
+      maxTokens: [range(1, 10_000, "an integer"), 10, 1],
     }, true),
     {},
     1,
   ],
   hedge: [
     section({
-      delay: [positiveMs],
+      delay: [ms],
       methods: [
         (v, field) =>
           Array.isArray(v) && v.every((m) => typeof m === "string")

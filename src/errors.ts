@@ -273,6 +273,61 @@ export function isOutsidePoolError(value: unknown): value is OutsidePoolError {
 }
 
 /**
+ * Ends an attempt whose endpoint redirected it to another origin. The
+ * redirect is not followed: the endpoint's credentials and the caller's
+ * body would go with it. It counts as a failure of that endpoint, and the
+ * call fails over. Redirects within the endpoint's own origin are followed.
+ *
+ * @example
+ * ```ts
+ * import { isRedirectError, RedirectError } from "@ky-failover/ky-failover";
+ *
+ * const error = new RedirectError("hk", 302, "https://elsewhere.example");
+ * console.assert(isRedirectError(error));
+ * console.assert(error.message.startsWith("hk redirected (HTTP 302) to https://elsewhere.example"));
+ * ```
+ */
+export class RedirectError extends KyFailoverError {
+  /** Name of the endpoint that redirected. */
+  readonly endpoint: string;
+  /** The redirect status (301, 302, 303, 307, 308), or `0` when a browser hid it. */
+  readonly status: number;
+  /**
+   * Origin the redirect pointed to, or `undefined` when it is unknown (a
+   * browser hides the target of a redirect it does not follow) or the
+   * `Location` is not a URL.
+   */
+  readonly location: string | undefined;
+
+  /** Creates the error for `endpoint`'s redirect to `location` (an origin). */
+  constructor(endpoint: string, status: number, location: string | undefined) {
+    super(
+      `${endpoint} redirected${status ? ` (HTTP ${status})` : ""} to ${
+        location ?? "a location it does not disclose or that is not a URL"
+      }; not followed: the endpoint's credentials and the request body stay with its own origin`,
+    );
+    this.name = "RedirectError";
+    this.endpoint = endpoint;
+    this.status = status;
+    this.location = location;
+  }
+}
+
+/**
+ * Returns whether `value` is a {@linkcode RedirectError}.
+ *
+ * @example
+ * ```ts
+ * import { isRedirectError, RedirectError } from "@ky-failover/ky-failover";
+ *
+ * console.assert(isRedirectError(new RedirectError("a", 307, undefined)));
+ * ```
+ */
+export function isRedirectError(value: unknown): value is RedirectError {
+  return hasBrand(value, "RedirectError");
+}
+
+/**
  * The reason pending calls are aborted, and new ones rejected, once the pool
  * is closed.
  *

@@ -35,7 +35,7 @@ export interface EndpointOptions {
    * Secret sent as `Authorization: Bearer <apiKey>` to this endpoint only.
    * It never appears in an error, an event or {@linkcode EndpointStatus}.
    */
-  apiKey?: string;
+  apiKey?: string | undefined;
   /**
    * Extra headers sent to this endpoint only (e.g. `x-api-key`,
    * `api-key`, an organisation header). Treated as secret like `apiKey`.
@@ -52,6 +52,19 @@ export interface EndpointOptions {
    * Default `1`.
    */
   weight?: number;
+  /**
+   * This endpoint's own health-check settings, over the pool's
+   * {@linkcode FailoverOptions.healthCheck}: another `path` (an Azure-style
+   * deployment URL has no `/models`), or `false` to never probe it — it
+   * then recovers through user traffic (one half-open trial at a time).
+   */
+  healthCheck?: EndpointHealthCheckOptions | false;
+}
+
+/** Per-endpoint health-check settings; see {@linkcode EndpointOptions.healthCheck}. */
+export interface EndpointHealthCheckOptions {
+  /** Path probed under this endpoint's url with `GET`. Default: the pool's `healthCheck.path`. */
+  path?: string;
 }
 
 /** Circuit breaker settings; see {@linkcode FailoverOptions.breaker}. */
@@ -92,14 +105,30 @@ export interface HedgeOptions {
   methods?: readonly string[];
 }
 
-/** Retry budget settings; see {@linkcode FailoverOptions.retryBudget}. */
+/**
+ * Retry budget settings (a token bucket in the style of gRPC retry
+ * throttling); see {@linkcode FailoverOptions.retryBudget}.
+ */
 export interface RetryBudgetOptions {
-  /** Retries allowed per call in the window, beyond the floor. Default `0.3`. */
+  /**
+   * Tokens an answered attempt puts back; a retry that fails takes one.
+   * Failed retries stay near this many per answered attempt. Default `0.5`.
+   */
   ratio?: number;
-  /** Retries always allowed per second of the window. Default `10`. */
-  minPerSecond?: number;
-  /** Length of the sliding window, in ms. Default `10_000`. */
-  window?: number;
+  /**
+   * Size of the bucket, which starts full. Retries stop while it holds
+   * half of this or less. Default `10`.
+   */
+  maxTokens?: number;
+}
+
+/** Settings for answers that reject an endpoint's credentials; see {@linkcode FailoverOptions.authFailure}. */
+export interface AuthFailureOptions {
+  /**
+   * How long an endpoint whose credentials were rejected (401 / 403) stays
+   * out, in ms, unless a health-check probe passes first. Default `300_000`.
+   */
+  bench?: number;
 }
 
 /** Rate-limit (429) settings; see {@linkcode FailoverOptions.rateLimit}. */
@@ -115,21 +144,25 @@ export interface RateLimitOptions {
 
 /**
  * A time source and timer facility. Inject one to drive time in tests; the
- * default uses `Date.now`, `setTimeout` and `clearTimeout`.
+ * default (`systemClock`) reads a monotonic clock —
+ * `performance.timeOrigin + performance.now()`, epoch-like milliseconds
+ * that a wall-clock step never moves — and uses `setTimeout` and
+ * `clearTimeout`. Every deadline is measured on `now()`: an injected clock
+ * should be monotonic too.
  *
  * @example A clock that delegates to the real one
  * ```ts
  * import type { Clock } from "@ky-failover/ky-failover";
  *
  * const clock: Clock = {
- *   now: () => Date.now(),
+ *   now: () => performance.timeOrigin + performance.now(),
  *   setTimeout: (fn, ms) => setTimeout(fn, ms),
  *   clearTimeout: (id) => clearTimeout(id as number),
  * };
  * ```
  */
 export interface Clock {
-  /** Current time in milliseconds. */
+  /** Current time in milliseconds (epoch-like; must never go backwards). */
   now(): number;
   /** Runs `fn` once after `ms` milliseconds; returns a handle for `clearTimeout`. */
   setTimeout(fn: () => void, ms: number): unknown;
@@ -178,7 +211,13 @@ export type Strategy =
   | PickerFunction;
 
 /** State of an endpoint as reported by {@linkcode EndpointStatus}. */
-export type EndpointState = "healthy" | "open" | "half-open" | "rate-limited";
+export type EndpointState =
+  | "healthy"
+  | "open"
+  | "half-open"
+  | "rate-limited"
+  | "unauthorized"
+  | "unhealthy";
 
 /** State of a circuit breaker. */
 export type BreakerState = "closed" | "open" | "half-open";
@@ -193,7 +232,12 @@ export interface EndpointStatus {
   priority: number;
   /** Weight of the endpoint. */
   weight: number;
-  /** Current state. `"rate-limited"` wins over `"healthy"` while a 429 benches it. */
+  /**
+   * Current state. `"open"` / `"half-open"`: its circuit breaker; otherwise
+   * a bench, if any: `"unauthorized"` (its credentials were rejected),
+   * `"rate-limited"` (a 429), `"unhealthy"` (its last health-check probe
+   * failed); else `"healthy"`.
+   */
   state: EndpointState;
   /** Failures since the last success (what the breaker counts). */
   consecutiveFailures: number;
@@ -235,6 +279,7 @@ export type AttemptOutcome =
   | "final"
   | "failover"
   | "rate-limited"
+  | "unauthorized"
   | "aborted";
 
 /**
@@ -286,6 +331,34 @@ export type FailoverEvent =
     status: number;
     delayMs: number;
     until: number;
+  }
+  | {
+    /**
+     * An endpoint that sends its own credentials answered 401 or 403: its
+     * key is wrong, expired or lacks access. The call moves on and the
+     * endpoint is benched (see {@linkcode FailoverOptions.authFailure}).
+     */
+    type: "auth-failure";
+    endpoint: string;
+    status: number;
+    /** How long it stays out, in ms. */
+    benchMs: number;
+    until: number;
+    /** What to do about it, in words. */
+    message: string;
+  }
+  | {
+    /**
+     * Every attempt of a call timed out: the per-attempt `timeout` may be
+     * shorter than the answer takes.
+     */
+    type: "all-timed-out";
+    /** The per-attempt timeout, in ms. */
+    timeoutMs: number;
+    /** Endpoints that timed out, in attempt order. */
+    endpoints: readonly string[];
+    /** What to do about it, in words. */
+    message: string;
   }
   | {
     /** A health-check probe answered (or failed). */
@@ -367,7 +440,11 @@ export interface FailoverOptions {
   endpoints: readonly EndpointOptions[];
   /** How to pick inside the best tier. Default `"round-robin"`. */
   strategy?: Strategy;
-  /** Per-attempt timeout to response headers, in ms, or `false`. Default `30_000`. */
+  /**
+   * Per-attempt timeout, in ms, or `false`: to the response headers, and for
+   * a non-streamed answer read whole inside the attempt (see `bufferLimit`)
+   * to its last byte. Default `30_000`.
+   */
   timeout?: number | false;
   /** Budget for the whole call (all attempts and waits), in ms, or `false`. Default `false`. */
   totalTimeout?: number | false;
@@ -379,7 +456,25 @@ export interface FailoverOptions {
    * nothing while they think.
    */
   streamIdleTimeout?: number | false;
-  /** Attempts per call. Default: the number of endpoints, at least 2. */
+  /**
+   * Non-streamed answers (any content type but `text/event-stream` and
+   * `application/x-ndjson`) up to this many bytes are read whole inside the
+   * attempt, so a body that breaks or stalls (`streamIdleTimeout`) fails
+   * over like any other failure. A larger body (by `content-length`, or as
+   * it arrives) is committed at that point and streams on as it is.
+   * `false` commits every answer at its headers. Default `8_388_608` (8 MiB).
+   */
+  bufferLimit?: number | false;
+  /**
+   * Answers that reject an endpoint's own credentials (401 or 403 from an
+   * endpoint with an `apiKey` or `headers`): the call fails over and the
+   * endpoint is benched as `"unauthorized"` for `bench` ms, or until a
+   * health-check probe passes. When every endpoint says so, the last answer
+   * is returned. `false` returns the first such answer as it is.
+   * Default `{ bench: 300_000 }`.
+   */
+  authFailure?: AuthFailureOptions | false;
+  /** Attempts per call, from 1 to 100. Default: the number of endpoints, at least 2 (at most 100). */
   maxAttempts?: number;
   /** Circuit breaker, or `false` to never bench an endpoint for failures. */
   breaker?: BreakerOptions | false;
@@ -391,9 +486,12 @@ export interface FailoverOptions {
    */
   healthCheck?: HealthCheckOptions | false;
   /**
-   * Keeps failovers under `minPerSecond × window + ratio × calls` in a
-   * sliding window, so an outage everywhere cannot multiply traffic; `false`
-   * turns it off. Default `{ ratio: 0.3, minPerSecond: 10, window: 10_000 }`.
+   * A token bucket that keeps failed retries near `ratio` per answered
+   * attempt, so an outage everywhere cannot multiply traffic, at any call
+   * rate: each retry that fails takes a token, each answer puts `ratio`
+   * back, and retries stop while the bucket is half empty. A call's first
+   * attempt never takes one, so a dead endpoint before a healthy one costs
+   * nothing. `false` turns it off. Default `{ ratio: 0.5, maxTokens: 10 }`.
    */
   retryBudget?: RetryBudgetOptions | false;
   /**
@@ -402,8 +500,11 @@ export interface FailoverOptions {
    * answer wins and the other is cancelled. Default `false`.
    */
   hedge?: HedgeOptions | false;
-  /** Receives every {@linkcode FailoverEvent}. Exceptions it throws are ignored. */
-  onEvent?: (event: FailoverEvent) => void;
+  /**
+   * Receives every {@linkcode FailoverEvent}. Exceptions it throws, and
+   * promises it returns that reject, are ignored.
+   */
+  onEvent?: (event: FailoverEvent) => unknown;
   /** Extra middleware, run for each attempt just before the request is sent. */
   middleware?: readonly Middleware[];
   /** Time source and timers. Default: the real clock. */
