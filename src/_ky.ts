@@ -9,6 +9,7 @@ import ky, {
   type KyInstance,
   type Options as KyOptions,
 } from "ky";
+import { endpointSecrets, mergeSecrets, scrubError } from "./_redact.ts";
 import { callRequest } from "./_request.ts";
 import type { Engine } from "./engine.ts";
 import { FailoverError } from "./errors.ts";
@@ -69,6 +70,10 @@ export function createKy(
 ): KyInstance {
   const userHooks = kyOptions?.hooks;
   const prefix = `${engine.endpoints[0].config.base}/`;
+  // Every endpoint's query secrets, for the HTTPError message.
+  const secrets = mergeSecrets(
+    engine.endpoints.map((e) => endpointSecrets(e.config.query)),
+  );
   return ky.create({
     ...kyOptions,
     // Relative paths resolve under the first endpoint's URL; the engine maps
@@ -102,7 +107,18 @@ export function createKy(
           // ky names the URL it built (under the first endpoint); name the
           // endpoint that actually answered.
           if (response.url && response.url !== request.url) {
-            error.message = error.message.replace(request.url, response.url);
+            // A function, so that `$&` in a URL is not a replacement pattern.
+            error.message = error.message.replace(
+              request.url,
+              () => response.url,
+            );
+          }
+          // ky's message names a URL. The response's has no endpoint query
+          // (the transport redacts it), but ky's own request.url is the
+          // caller's input, which may be an absolute URL copied with an
+          // endpoint's `?api-key=…`. Scrub the message and stack in place.
+          if (secrets.length > 0) {
+            error = scrubError(error, secrets) as typeof error;
           }
           const failure = engine.failureOf(response);
           return failure

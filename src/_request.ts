@@ -120,6 +120,42 @@ function underBase(
 }
 
 /**
+ * A segment that starts with a dot (`.`, `%2e`), after a `/` or a `\`
+ * (which the URL parser takes as `/` in http URLs): only such a path can
+ * hold a dot segment, so only such a path is resolved to be checked.
+ */
+const MAY_CLIMB = /(?:^|[/\\])(?:\.|%2e)/i;
+/** Tab and newlines, which the URL parser drops wherever they are. */
+const URL_IGNORED = /[\t\n\r]/g;
+
+/**
+ * Throws an OutsidePoolError when relative `path` ("/…") resolves, for
+ * some endpoint, to a URL outside that endpoint's base path: `"/../admin"`,
+ * `"/%2e%2e/admin"`, `"/..\\admin"` climb out of `/v1` and would be sent
+ * with the endpoint's key. Checked per endpoint with the URL parser fetch
+ * itself uses, so every spelling it resolves is caught; a path that goes
+ * up and comes back under every base (`"/models/../models"`) passes. The
+ * error names the resolved origin and path, never a query.
+ */
+function checkStaysUnder(endpoints: readonly Endpoint[], path: string): void {
+  for (const e of endpoints) {
+    let resolved: URL;
+    try {
+      resolved = new URL(e.config.base + path);
+    } catch {
+      continue; // fetch rejects it the same way: nothing is sent
+    }
+    const { origin, path: basePath } = e.config;
+    const inside = resolved.origin === origin &&
+      (resolved.pathname === basePath ||
+        resolved.pathname.startsWith(`${basePath}/`));
+    if (!inside) {
+      throw new OutsidePoolError(resolved.origin + resolved.pathname);
+    }
+  }
+}
+
+/**
  * Maps a URL to a path relative to the pool. Relative input (`"models"`,
  * `"/chat/completions"`) is taken as relative to every endpoint's base URL;
  * an absolute URL must lie under some endpoint's base URL. `normalized`
@@ -131,8 +167,13 @@ export function poolPath(
   normalized = false,
 ): string {
   if (!ABSOLUTE.test(url)) {
-    if (url === "" || url.startsWith("/") || url.startsWith("?")) return url;
-    return `/${url}`;
+    const path = url === "" || url.startsWith("/") || url.startsWith("?")
+      ? url
+      : `/${url}`;
+    if (MAY_CLIMB.test(path.replace(URL_IGNORED, ""))) {
+      checkStaysUnder(endpoints, path);
+    }
+    return path;
   }
   const under = normalized ? underBase(endpoints, url) : undefined;
   if (under !== undefined) return under;
