@@ -86,6 +86,10 @@ export class Attempt implements AttemptContext {
   verdict: Verdict = "exhausted";
   health: Health = "neutral";
   durationMs = 0;
+  /** The endpoint rejected its own credentials (401 / 403). */
+  unauthorized = false;
+  /** The body was read whole inside the attempt (see the buffer step). */
+  buffered = false;
   /** This attempt was started as a hedge, alongside a slower one. */
   hedge = false;
   /** Another attempt of the call won; this one was cancelled. */

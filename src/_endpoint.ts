@@ -3,6 +3,7 @@
 // read and write it.
 
 import type { ResolvedEndpoint } from "./_options.ts";
+import { endpointSecrets } from "./_redact.ts";
 import { type HeaderRecord, setHeader } from "./_request.ts";
 import type {
   BreakerState,
@@ -32,6 +33,11 @@ export class Endpoint {
   readonly weight: number;
   readonly config: Omit<ResolvedEndpoint, "headers">;
   /**
+   * Every form in which this endpoint's query (which may hold a key) can
+   * appear in a runtime's error text: scrubbed from errors handed on.
+   */
+  readonly querySecrets: readonly string[];
+  /**
    * Credentials and extra headers, by lower-case name: sent to this
    * endpoint only, and they replace the caller's of the same name.
    */
@@ -50,6 +56,15 @@ export class Endpoint {
   probeInFlight = false;
   /** When a rate-limited endpoint may be used again. */
   limitedUntil = 0;
+  /** When an endpoint whose credentials were rejected may be used again. */
+  unauthorizedUntil = 0;
+  /** When an endpoint whose last health-check probe failed may be used again. */
+  unhealthyUntil = 0;
+  /**
+   * Whether periodic health-check probes bring this endpoint back from an
+   * open breaker, rather than a half-open trial of user traffic.
+   */
+  probesRecovery = false;
 
   requests = 0;
   failures = 0;
@@ -68,6 +83,7 @@ export class Endpoint {
       setHeader(this.#headers, name.toLowerCase(), value);
     }
     this.config = config;
+    this.querySecrets = endpointSecrets(resolved.query);
     this.index = index;
     this.name = resolved.name;
     this.priority = resolved.priority;
@@ -85,6 +101,12 @@ export class Endpoint {
     return this.#headers;
   }
 
+  /** Whether this endpoint sends credentials or headers of its own. */
+  get hasCredentials(): boolean {
+    for (const _ in this.#headers) return true;
+    return false;
+  }
+
   /**
    * The caller's headers (by lower-case name) with this endpoint's
    * credentials and extra headers added; the endpoint's win over the
@@ -94,21 +116,37 @@ export class Endpoint {
     return { ...callerHeaders, ...this.#headers };
   }
 
+  /** When the latest bench (rate limit, rejected key, failed probe) ends. */
+  benchedUntil(): number {
+    return Math.max(
+      this.limitedUntil,
+      this.unauthorizedUntil,
+      this.unhealthyUntil,
+    );
+  }
+
   /**
-   * Whether a request may go here now without panic. A half-open endpoint
-   * takes one probe at a time — unless health checks probe it instead.
+   * Whether a request may go here now without panic: on no bench, and its
+   * breaker closed — or half-open with no trial in flight, unless health
+   * checks probe it back instead.
    */
-  isAvailable(now: number, probesRecovery: boolean): boolean {
-    if (this.limitedUntil > now) return false;
+  isAvailable(now: number): boolean {
+    if (this.benchedUntil() > now) return false;
     if (this.breaker === "closed") return true;
-    if (this.breaker === "open" || probesRecovery) return false;
+    if (this.breaker === "open" || this.probesRecovery) return false;
     return !this.probeInFlight;
   }
 
   /** When this endpoint becomes available again (≤ now if it is). */
   availableAt(now: number): number {
     const open = this.breaker === "open" ? this.openUntil : now;
-    return Math.max(open, this.limitedUntil, now);
+    return Math.max(open, this.benchedUntil(), now);
+  }
+
+  /** Ends the benches that a passing probe or a good answer disproves. */
+  clearHealthBenches(): void {
+    this.unauthorizedUntil = 0;
+    this.unhealthyUntil = 0;
   }
 
   /**
@@ -171,7 +209,13 @@ export class Endpoint {
       : this.breaker === "open" && now < this.openUntil
       ? "open"
       : "half-open";
-    if (state !== "open" && this.limitedUntil > now) state = "rate-limited";
+    if (state === "healthy") {
+      if (this.unauthorizedUntil > now) state = "unauthorized";
+      else if (this.limitedUntil > now) state = "rate-limited";
+      else if (this.unhealthyUntil > now) state = "unhealthy";
+    } else if (state === "half-open" && this.limitedUntil > now) {
+      state = "rate-limited";
+    }
     const availableAt = this.availableAt(now);
     return {
       name: this.name,

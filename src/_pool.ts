@@ -18,13 +18,13 @@ export interface Pool {
   readonly emit: (event: FailoverEvent) => void;
   /** Whether anyone listens, to skip building events nobody reads. */
   readonly listening: boolean;
-  /** Called when a breaker opens (the health checker schedules a probe). */
-  onBreakerOpen: ((endpoint: Endpoint) => void) | undefined;
   /**
-   * Whether half-open endpoints recover through health-check probes rather
-   * than through user traffic.
+   * Bodies streaming to callers after their call returned: `close()` ends
+   * each with a `ClosedError`. Each removes itself when its body ends.
    */
-  probesRecovery: boolean;
+  readonly streams: Set<{ close(reason: unknown): void }>;
+  /** Called when a breaker opens (the health checker may probe it sooner). */
+  onBreakerOpen: ((endpoint: Endpoint) => void) | undefined;
   /** A deadline queue of `ms` on the pool's clock, closed with the pool. */
   deadlines(ms: number): DeadlineQueue;
   /** Every deadline queue made by `deadlines()`. */
@@ -49,10 +49,15 @@ export function createPool(options: ResolvedOptions): Pool {
   const onEvent = options.onEvent;
   const emit = onEvent
     ? (event: FailoverEvent) => {
+      // Observability must never break traffic: a throw, or a promise that
+      // rejects (an async onEvent), is dropped.
       try {
-        onEvent(event);
+        const result = onEvent(event) as unknown;
+        if (typeof (result as PromiseLike<void>)?.then === "function") {
+          (result as Promise<void>).then(undefined, () => {});
+        }
       } catch {
-        // Observability must never break traffic.
+        // Dropped, as above.
       }
     }
     : () => {};
@@ -64,8 +69,8 @@ export function createPool(options: ResolvedOptions): Pool {
     cursors,
     emit,
     listening: onEvent !== undefined,
+    streams: new Set(),
     onBreakerOpen: undefined,
-    probesRecovery: false,
     deadlines(ms) {
       const queue = new DeadlineQueue(options.clock, ms);
       queues.push(queue);

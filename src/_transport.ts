@@ -1,11 +1,15 @@
 // The innermost step of the chain: send the attempt to the picked endpoint.
 // The endpoint's credentials are added here, after every middleware, so no
-// middleware and no other endpoint ever sees them.
+// middleware and no other endpoint ever sees them; what comes back (the
+// response, or the runtime's error) leaves here without the endpoint's
+// query secrets.
 
 import type { Handler } from "./_compose.ts";
 import type { Attempt } from "./_context.ts";
 import type { Endpoint } from "./_endpoint.ts";
 import type { Pool } from "./_pool.ts";
+import { redactResponse, redactUrl, scrubError } from "./_redact.ts";
+import { send } from "./_send.ts";
 
 /** Joins an endpoint's base URL and a relative path (and both queries). */
 export function targetUrl(endpoint: Endpoint, path: string): string {
@@ -49,9 +53,23 @@ export function transport(pool: Pool): Handler<Attempt> {
     endpoint.inFlight += 1;
     const started = clock.now();
     try {
-      ctx.response = await fetchImpl(targetUrl(endpoint, request.path), init);
+      const response = await send(
+        fetchImpl,
+        endpoint.name,
+        targetUrl(endpoint, request.path),
+        init,
+      );
+      // A key in the endpoint's query must not be reachable from the
+      // Response handed on: rebuilt, with its url less that query.
+      const { query } = endpoint.config;
+      ctx.response = query === ""
+        ? response
+        : redactResponse(response, redactUrl(response.url, query));
     } catch (error) {
-      ctx.error = ctx.signal.aborted ? ctx.signal.reason : error;
+      // The runtime's error may quote the URL, query and all.
+      ctx.error = ctx.signal.aborted
+        ? ctx.signal.reason
+        : scrubError(error, endpoint.querySecrets);
     }
     endpoint.inFlight -= 1;
     const finished = clock.now();

@@ -7,13 +7,13 @@
  *
  * ```
  * retry budget → health gate → picker → timeout → stream idle → breaker →
- * failover (429 / retry) → your middleware → fetch
+ * failover (429 / retry) → your middleware → buffer → fetch
  * ```
  *
  * @module
  */
 
-import { compose, type Handler } from "./_compose.ts";
+import { compose } from "./_compose.ts";
 import {
   abortCall,
   Attempt,
@@ -26,10 +26,17 @@ import { createPool } from "./_pool.ts";
 import { fuse } from "./_steps.ts";
 import type { ResolvedOptions } from "./_options.ts";
 import { transport } from "./_transport.ts";
+import { userMiddleware } from "./_user_middleware.ts";
 import { type HealthCheckSettings, startHealthChecks } from "./health_check.ts";
-import { ClosedError, FailoverError, TotalTimeoutError } from "./errors.ts";
+import {
+  ClosedError,
+  FailoverError,
+  isAttemptTimeoutError,
+  TotalTimeoutError,
+} from "./errors.ts";
 import { hedged } from "./hedge.ts";
 import { breaker } from "./middleware/breaker.ts";
+import { bufferBody } from "./middleware/buffer_body.ts";
 import { failover } from "./middleware/failover.ts";
 import { healthGate } from "./middleware/health_gate.ts";
 import { picker } from "./middleware/picker.ts";
@@ -82,7 +89,8 @@ export function createEngine(options: ResolvedOptions): Engine {
       breaker(pool),
       failover(pool),
     ]),
-    ...options.middleware as readonly Handler<Attempt>[],
+    userMiddleware(options.middleware),
+    bufferBody(pool),
     transport(pool),
   ]);
   const checker = startHealthChecks(
@@ -131,8 +139,25 @@ export function createEngine(options: ResolvedOptions): Engine {
       ? `${(abortReason as TotalTimeoutError).message} after ${n} attempt${
         n === 1 ? "" : "s"
       }`
-      : call.exhaustedReason;
+      : call.exhaustedReason ?? timedOutReason(call);
     const response = last?.response;
+    if (response !== undefined && everyAttemptUnauthorized(call)) {
+      // Every endpoint rejected its own key: that answer is the result, as
+      // a 401 / 403 is without a pool (ky: an HTTPError), not a failover.
+      if (pool.listening) {
+        const error = new FailoverError(call.attempts, {
+          response,
+          reason: "every endpoint tried rejected its credentials",
+        });
+        pool.emit({
+          type: "failure",
+          attempts: call.attempts,
+          error,
+          durationMs,
+        });
+      }
+      return response;
+    }
     if (response !== undefined) {
       // fetch semantics: the last answer is the result. ky turns it into a
       // FailoverError through failureOf().
@@ -154,6 +179,35 @@ export function createEngine(options: ResolvedOptions): Engine {
     });
     pool.emit({ type: "failure", attempts: call.attempts, error, durationMs });
     throw error;
+  }
+
+  /** Whether every attempt of `call` was an endpoint rejecting its key. */
+  function everyAttemptUnauthorized(call: Call): boolean {
+    return call.attempts.every((a) => a.status === 401 || a.status === 403);
+  }
+
+  /**
+   * When every attempt of `call` timed out, a reason that says so — the
+   * per-attempt `timeout` may be shorter than the answer takes — and an
+   * `all-timed-out` event; otherwise `undefined`.
+   */
+  function timedOutReason(call: Call): string | undefined {
+    const attempts = call.attempts;
+    if (
+      attempts.length === 0 || options.timeout === false ||
+      !attempts.every((a) => isAttemptTimeoutError(a.error))
+    ) return undefined;
+    const endpoints = attempts.map((a) => a.endpoint);
+    const message = `every endpoint timed out after ${options.timeout} ms (${
+      [...new Set(endpoints)].join(", ")
+    }); is \`timeout\` shorter than the answer takes?`;
+    pool.emit({
+      type: "all-timed-out",
+      timeoutMs: options.timeout,
+      endpoints,
+      message,
+    });
+    return message;
   }
 
   function succeed(call: Call, ctx: Attempt): Response {
@@ -226,6 +280,7 @@ export function createEngine(options: ResolvedOptions): Engine {
       checker.stop();
       const reason = new ClosedError();
       for (const call of active) abortCall(call, "closed", reason);
+      for (const stream of [...pool.streams]) stream.close(reason);
       for (const queue of pool.queues) queue.close();
     },
   };

@@ -4,23 +4,36 @@
  * a user request pays for it.
  *
  * - Periodic, per endpoint, every `interval` ms ± `jitter` (so many clients
- *   do not probe in lockstep); the first probe comes within
- *   `jitter × interval` of creating the pool.
+ *   do not probe in lockstep), whatever the endpoint's state: an endpoint
+ *   that is out keeps being probed at the interval, so it comes back with
+ *   the first probe that passes, not when a cooldown ends. The first probe
+ *   comes within `jitter × interval` of creating the pool. An endpoint
+ *   whose breaker user traffic opened is also probed when its cooldown
+ *   ends, if that comes first.
+ * - Per endpoint: its own `healthCheck.path`, or `healthCheck: false` to
+ *   never probe it (an endpoint with no cheap GET). Such an endpoint
+ *   recovers through user traffic: one half-open trial at a time.
  * - At most one probe in flight per endpoint; each bounded by `timeout`.
- * - A 2xx answer is a success: it resets the failure count and closes an
- *   open or half-open breaker at once. Anything else (other status, network
- *   error, timeout) is a failure and counts toward the breaker's
- *   `failureThreshold` like a failed request. A 429 only benches.
- * - With health checks on, an open breaker recovers through a probe sent
- *   when its cooldown ends — never through user traffic — so a recovering
- *   endpoint is not hit by a burst.
+ * - A 2xx answer is a success: it resets the failure count, ends any bench
+ *   (a failed probe's, a rejected key's) and closes an open or half-open
+ *   breaker at once.
+ * - Anything else (other status, network error, timeout, a redirect to
+ *   another origin) is a failure: the endpoint is benched as `"unhealthy"`
+ *   — no traffic but panic — until a probe passes or a user attempt to it
+ *   succeeds, for the breaker's `cooldown` at most (60 s without a
+ *   breaker); the failure also counts toward the breaker's
+ *   `failureThreshold` like a failed request. A 429 only benches, as a
+ *   rate limit.
  * - `close()` stops every timer and aborts probes in flight.
  *
  * @module
  */
 
 import type { Endpoint } from "./_endpoint.ts";
+import { MAX_TIMER_MS } from "./_options.ts";
+import { scrubError } from "./_redact.ts";
 import type { Pool } from "./_pool.ts";
+import { send } from "./_send.ts";
 import { targetUrl } from "./_transport.ts";
 import { AttemptTimeoutError, describeError } from "./errors.ts";
 import { recordHealth, refreshBreaker } from "./middleware/breaker.ts";
@@ -54,24 +67,52 @@ export function startHealthChecks(
   const controllers = new Set<AbortController>();
   let stopped = false;
 
+  const breaker = pool.options.breaker;
+  /** How long a failed probe keeps an endpoint out, at most. */
+  const unhealthyBench = breaker === false ? 60_000 : breaker.cooldown;
+  /** The path probed on `endpoint`, or `false` for none. */
+  const pathOf = (endpoint: Endpoint): string | false => {
+    const own = endpoint.config.healthCheck;
+    return own === false ? false : own?.path ?? settings.path;
+  };
+
   const spread = (ms: number) =>
-    ms * (1 - settings.jitter + 2 * settings.jitter * random());
+    Math.min(
+      ms * (1 - settings.jitter + 2 * settings.jitter * random()),
+      MAX_TIMER_MS,
+    );
+  /** When each endpoint's next probe is due. */
+  const due = new Map<Endpoint, number>();
 
   function schedule(endpoint: Endpoint, delay: number): void {
     if (stopped) return;
     const existing = timers.get(endpoint);
     if (existing !== undefined) clock.clearTimeout(existing);
+    due.set(endpoint, clock.now() + Math.max(0, delay));
     timers.set(
       endpoint,
       clock.setTimeout(() => {
         timers.delete(endpoint);
+        due.delete(endpoint);
         void probe(endpoint).then(() => {
-          if (periodic && !timers.has(endpoint)) {
+          if (!timers.has(endpoint)) {
             schedule(endpoint, spread(settings.interval));
           }
         });
       }, Math.max(0, delay)),
     );
+  }
+
+  /**
+   * A breaker opened by user traffic: probe the endpoint when its cooldown
+   * ends, if that comes before its next regular probe.
+   */
+  function probeAtCooldownEnd(endpoint: Endpoint): void {
+    if (!endpoint.probesRecovery) return;
+    const next = due.get(endpoint);
+    if (next === undefined || endpoint.openUntil < next) {
+      schedule(endpoint, endpoint.openUntil - clock.now());
+    }
   }
 
   async function run(endpoint: Endpoint): Promise<void> {
@@ -89,8 +130,10 @@ export function startHealthChecks(
     let error: unknown;
     let response: Response | undefined;
     try {
-      response = await (pool.options.fetch ?? globalThis.fetch)(
-        targetUrl(endpoint, `/${settings.path}`),
+      response = await send(
+        pool.options.fetch ?? globalThis.fetch,
+        endpoint.name,
+        targetUrl(endpoint, `/${pathOf(endpoint)}`),
         {
           method: "GET",
           headers: endpoint.secretHeaders(),
@@ -100,7 +143,9 @@ export function startHealthChecks(
       status = response.status;
       await response.body?.cancel().catch(() => {});
     } catch (e) {
-      error = controller.signal.aborted ? controller.signal.reason : e;
+      error = controller.signal.aborted
+        ? controller.signal.reason
+        : scrubError(e, endpoint.querySecrets);
     } finally {
       clock.clearTimeout(timer);
       controllers.delete(controller);
@@ -125,19 +170,21 @@ export function startHealthChecks(
     refreshBreaker(pool, endpoint, now);
     if (ok) {
       endpoint.recordSuccess();
-      recordHealth(pool, endpoint, "success", now);
+      endpoint.clearHealthBenches();
+      recordHealth(pool, endpoint, "success", now, true);
     } else {
       endpoint.recordFailure(
         status === undefined ? describeError(error) : `HTTP ${status}`,
         now,
         false,
       );
-      recordHealth(pool, endpoint, "failure", now);
+      endpoint.unhealthyUntil = now + unhealthyBench;
+      recordHealth(pool, endpoint, "failure", now, true);
     }
   }
 
   function probe(endpoint: Endpoint): Promise<void> {
-    if (stopped) return Promise.resolve();
+    if (stopped || pathOf(endpoint) === false) return Promise.resolve();
     let pending = inFlight.get(endpoint);
     if (pending === undefined) {
       pending = run(endpoint).finally(() => inFlight.delete(endpoint));
@@ -147,10 +194,10 @@ export function startHealthChecks(
   }
 
   if (periodic) {
-    pool.probesRecovery = true;
-    pool.onBreakerOpen = (endpoint) =>
-      schedule(endpoint, endpoint.openUntil - clock.now());
+    pool.onBreakerOpen = probeAtCooldownEnd;
     for (const endpoint of pool.endpoints) {
+      if (pathOf(endpoint) === false) continue;
+      endpoint.probesRecovery = true;
       schedule(endpoint, settings.interval * settings.jitter * random());
     }
   }

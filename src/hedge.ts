@@ -19,7 +19,7 @@ import { isCandidate } from "./middleware/health_gate.ts";
 function canHedge(loop: Loop, call: Call): boolean {
   const { pool } = loop;
   const now = pool.options.clock.now();
-  return pool.endpoints.some((e) => isCandidate(pool, call, e, now));
+  return pool.endpoints.some((e) => isCandidate(call, e, now));
 }
 
 /** Runs `call` with hedging after `delay` ms. */

@@ -96,19 +96,30 @@ test("HTTP 503, flaky regions and slow answers over real sockets", async () => {
   assert.ok(api.status()[0].failures > 5 && api.status()[0].failures < 35);
 });
 
-test("a reset mid-body surfaces to the reader and counts against the endpoint", async () => {
+test("a reset mid-body fails over; committed at headers it surfaces to the reader", async () => {
   await using farm = await startFarm(NAMES);
-  const { api } = poolOver(farm);
-  using _ = api;
   await farm.region("primary").setMode("reset");
-  const error = await reply(api).then(() => undefined, (e) => e);
-  assert.ok(
-    error instanceof Error,
-    "committed at headers: no failover after the body broke",
-  );
-  assert.equal(farm.region("hk").received.length, 0);
-  assert.equal(api.status()[0].failures, 1);
-  assert.equal(api.status()[0].consecutiveFailures, 1);
+  {
+    // Read whole inside the attempt (the default): the break fails over.
+    const { api } = poolOver(farm);
+    using _ = api;
+    assert.equal(await reply(api), "hello from hk");
+    assert.equal(api.status()[0].failures, 1);
+    assert.equal(api.status()[0].consecutiveFailures, 1);
+  }
+  {
+    // bufferLimit: false commits at headers: the reader sees the break.
+    const { api } = poolOver(farm, { bufferLimit: false });
+    using _ = api;
+    const error = await reply(api).then(() => undefined, (e) => e);
+    assert.ok(
+      error instanceof Error,
+      "committed at headers: no failover after the body broke",
+    );
+    assert.equal(farm.region("hk").received.length, 1, "only the first pool's");
+    assert.equal(api.status()[0].failures, 1);
+    assert.equal(api.status()[0].consecutiveFailures, 1);
+  }
 });
 
 test("a streamed completion arrives whole, ending in [DONE] with usage", async () => {
@@ -195,17 +206,25 @@ test("a stall is seen by for-await readers and by ky's .json() alike", async () 
   clock.advance(1_000);
   assert.ok(isStreamIdleTimeoutError(await whole));
 
-  // A JSON body of known length that stops half-way, read by ky (native
-  // read, bounded as a whole).
-  const json = api.ky.post("chat/completions", { json: chat }).json().then(
-    () => undefined,
-    (e) => e,
-  );
+  // A JSON body of known length that stops half-way is read whole inside
+  // its attempt: the stall fails over, and the caller gets hk's answer.
+  const failedOver = reply(api);
   await clock.scheduled(1_000);
   clock.advance(1_000);
+  assert.equal(await failedOver, "hello from hk");
+  assert.equal(clock.pending, 0);
+
+  // Committed at its headers (bufferLimit: false), the same body read by
+  // ky (native read, bounded as a whole) ends with the stall.
+  const committed = poolOver(farm, { bufferLimit: false });
+  using _committed = committed.api;
+  const json = committed.api.ky.post("chat/completions", { json: chat }).json()
+    .then(() => undefined, (e) => e);
+  await committed.clock.scheduled(1_000);
+  committed.clock.advance(1_000);
   const error = await json;
   assert.ok(isStreamIdleTimeoutError(error), String(error));
-  assert.equal(clock.pending, 0);
+  assert.equal(committed.clock.pending, 0);
 });
 
 test("a healthy slow stream (a chunk every 100 ms) is not cut by a 1 s idle timeout", async () => {

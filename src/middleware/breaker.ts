@@ -11,7 +11,8 @@
  *   time is let through as a probe.
  * - **half-open** → **closed** when the probe succeeds; → **open** again
  *   when it fails, with a cooldown of `cooldown × times opened in a row`,
- *   capped at `maxCooldown`.
+ *   capped at `maxCooldown`. A panic attempt that fails while the breaker
+ *   is open re-opens it the same way.
  *
  * Answers that are not failures (2xx–4xx except 408/429) reset the count.
  * 429 is neutral: the rate-limit table benches the endpoint instead.
@@ -56,12 +57,19 @@ export function refreshBreaker(
   }
 }
 
-/** Applies an attempt's health verdict to the endpoint's breaker. */
+/**
+ * Applies an attempt's health verdict to the endpoint's breaker. A failure
+ * while the breaker is already open — a panic attempt, sent because
+ * nothing else was available — re-opens it with the next, longer cooldown,
+ * so that a total outage spreads its few attempts ever more thinly.
+ * Health-check probes pass `probe`: they never lengthen a cooldown.
+ */
 export function recordHealth(
   pool: Pool,
   endpoint: Endpoint,
   health: "success" | "failure" | "neutral",
   now: number,
+  probe = false,
 ): void {
   const settings = pool.options.breaker;
   if (settings === false || health === "neutral") return;
@@ -70,7 +78,8 @@ export function recordHealth(
     if (endpoint.breaker !== "closed") transition(pool, endpoint, "closed");
     return;
   }
-  const reopen = endpoint.breaker === "half-open";
+  const reopen = endpoint.breaker === "half-open" ||
+    (endpoint.breaker === "open" && !probe);
   const trip = endpoint.breaker === "closed" &&
     endpoint.failedEnough(settings.failureThreshold);
   if (!reopen && !trip) return;
@@ -81,7 +90,7 @@ export function recordHealth(
   );
   endpoint.openUntil = now + cooldown;
   transition(pool, endpoint, "open", cooldown);
-  pool.onBreakerOpen?.(endpoint);
+  if (!probe) pool.onBreakerOpen?.(endpoint);
 }
 
 /**

@@ -4,7 +4,9 @@
  * | result | call | endpoint health |
  * |---|---|---|
  * | 2xx, 3xx | return it | success |
- * | 400, 401, 403, 404, 409, 413, 422 … (other 4xx) | return it at once | success (it answered) |
+ * | 400, 404, 409, 413, 422 … (other 4xx) | return it at once | success (it answered) |
+ * | 401, 403 from an endpoint with its own credentials | fail over; bench the endpoint as `"unauthorized"` (`authFailure`) | neutral |
+ * | 401, 403 otherwise, or with `authFailure: false` | return it at once | success |
  * | 429 | fail over at once; bench the endpoint until `retry-after-ms` / `Retry-After` (capped) | neutral |
  * | 408, 5xx | fail over | failure |
  * | 503 with a retry header | fail over and bench it like a 429 | failure |
@@ -54,7 +56,47 @@ export function benchForRateLimit(
   }
 }
 
-function classify(ctx: Attempt): void {
+/**
+ * Whether `status` from `endpoint` says that the endpoint's own credentials
+ * were rejected: a 401 or 403 from an endpoint that sends an `apiKey` or
+ * `headers` of its own (callers' credential headers never reach an
+ * endpoint, so the key at fault is the endpoint's).
+ */
+function rejectsCredentials(
+  pool: Pool,
+  endpoint: Endpoint,
+  status: number,
+): boolean {
+  return (status === 401 || status === 403) &&
+    pool.options.authFailure !== false && endpoint.hasCredentials;
+}
+
+/** Benches `endpoint` after its credentials were rejected, and says so. */
+function benchForAuth(
+  pool: Pool,
+  endpoint: Endpoint,
+  status: number,
+  now: number,
+): void {
+  const { bench } = pool.options.authFailure as { bench: number };
+  endpoint.unauthorizedUntil = now + bench;
+  endpoint.lastError = `HTTP ${status}: credentials rejected`;
+  endpoint.lastErrorAt = now;
+  if (!pool.listening) return;
+  pool.emit({
+    type: "auth-failure",
+    endpoint: endpoint.name,
+    status,
+    benchMs: bench,
+    until: now + bench,
+    message: `${endpoint.name} answered HTTP ${status}: it rejected its ` +
+      `credentials (apiKey / headers). It gets no traffic for ${bench} ms, ` +
+      "or until a health-check probe passes: check that endpoint's key, " +
+      "its expiry and its access to the model.",
+  });
+}
+
+function classify(pool: Pool, ctx: Attempt): void {
   const response = ctx.response;
   if (response === undefined) {
     const aborted = ctx.call.abortKind !== undefined || ctx.superseded;
@@ -69,6 +111,10 @@ function classify(ctx: Attempt): void {
   } else if (status === 408 || status >= 500) {
     ctx.verdict = "failover";
     ctx.health = "failure";
+  } else if (rejectsCredentials(pool, ctx.target!, status)) {
+    ctx.verdict = "failover";
+    ctx.health = "neutral";
+    ctx.unauthorized = true;
   } else {
     ctx.verdict = status >= 400 ? "final" : "success";
     ctx.health = "success";
@@ -102,6 +148,8 @@ function record(pool: Pool, ctx: Attempt): void {
     durationMs: entry.durationMs,
     outcome: ctx.verdict === "failover" && entry.status === 429
       ? "rate-limited"
+      : ctx.unauthorized
+      ? "unauthorized"
       : ctx.verdict as AttemptOutcome,
     panic: ctx.panic,
   });
@@ -116,7 +164,7 @@ export function failover(pool: Pool): Steps<Attempt> {
 }
 
 function settle(pool: Pool, ctx: Attempt): void {
-  classify(ctx);
+  classify(pool, ctx);
   record(pool, ctx);
   const endpoint = ctx.target!;
   const now = ctx.finishedAt ?? pool.options.clock.now();
@@ -129,7 +177,9 @@ function settle(pool: Pool, ctx: Attempt): void {
     endpoint.recordFailure(description, now, true);
   } else if (ctx.health === "success") {
     endpoint.recordSuccess();
+    endpoint.clearHealthBenches();
   }
+  if (ctx.unauthorized) benchForAuth(pool, endpoint, status!, now);
   if (status === 429) {
     // Not a failure, but worth showing in status().
     endpoint.lastError = "HTTP 429";

@@ -9,11 +9,15 @@
  * - if the endpoint that recovers soonest is rate-limited and its wait fits
  *   in what is left of `totalTimeout`, wait for it (the only time a call
  *   sleeps);
- * - otherwise try the soonest-recovering endpoint whose breaker is open
- *   anyway (**panic mode**): a guess of ours should not fail a call without
- *   a request;
- * - a rate limit that outlasts the budget ends the call with a
- *   `FailoverError` that says so.
+ * - otherwise, for a call's first attempt only, try the soonest-recovering
+ *   endpoint that is not rate-limited anyway (**panic mode**): a guess of
+ *   ours should not fail a call without a request — but in a total outage a
+ *   call makes that one attempt and no more, and a failed panic attempt
+ *   re-opens its breaker with a longer cooldown (see the breaker), so an
+ *   outage costs about one request per call;
+ * - a call that already made an attempt, or whose every endpoint is
+ *   rate-limited past its budget, ends with what it has (the last answer,
+ *   or a `FailoverError` that says why).
  *
  * Once every endpoint has been tried and attempts remain (`maxAttempts`),
  * the endpoints become eligible again.
@@ -39,13 +43,20 @@ function soonestFirst(now: number) {
  * tried in this call, and available (breaker, rate limit, probes).
  */
 export function isCandidate(
-  pool: Pool,
   call: Call,
   endpoint: Endpoint,
   now: number,
 ): boolean {
-  return !call.tried.has(endpoint.name) &&
-    endpoint.isAvailable(now, pool.probesRecovery);
+  return !call.tried.has(endpoint.name) && endpoint.isAvailable(now);
+}
+
+/** Why each endpoint is out, e.g. `hk: open for 5000 ms, sg: rate-limited for 800 ms`. */
+function describeBenches(endpoints: readonly Endpoint[], now: number): string {
+  return endpoints.map((e) => {
+    const state = e.status(now).state;
+    const ms = Math.round(e.availableAt(now) - now);
+    return ms > 0 ? `${e.name}: ${state} for ${ms} ms` : `${e.name}: ${state}`;
+  }).join(", ");
 }
 
 /** The health gate middleware. */
@@ -69,7 +80,7 @@ export function healthGate(pool: Pool): Handler<Attempt> {
     if (call.tried.size >= pool.endpoints.length) call.tried.clear();
 
     for (const tier of pool.tiers) {
-      const candidates = tier.filter((e) => isCandidate(pool, call, e, now));
+      const candidates = tier.filter((e) => isCandidate(call, e, now));
       if (candidates.length > 0) {
         ctx.candidates = candidates;
         return next();
@@ -98,8 +109,15 @@ export function healthGate(pool: Pool): Handler<Attempt> {
     if (panic === undefined) {
       call.exhaustedReason =
         `every endpoint is rate-limited past the remaining totalTimeout (${soonest.name} for ${
-          soonest.limitedUntil - now
+          Math.round(soonest.limitedUntil - now)
         } ms)`;
+      ctx.verdict = "exhausted";
+      return;
+    }
+    if (call.attempts.length > 0) {
+      call.exhaustedReason = `no other endpoint is available (${
+        describeBenches(untried, now)
+      })`;
       ctx.verdict = "exhausted";
       return;
     }

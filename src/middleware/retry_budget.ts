@@ -1,18 +1,27 @@
 /**
- * Retry budget middleware: keeps failovers (every attempt after a call's
- * first) under a share of recent traffic, so that a fleet-wide outage cannot
- * multiply the load on a struggling provider by `maxAttempts`.
+ * Retry budget middleware: a token bucket in the style of gRPC retry
+ * throttling, so that an outage everywhere cannot multiply the load on a
+ * struggling provider by `maxAttempts`, at any call rate.
  *
- * Over a sliding `window` (10 one-tenth buckets), a retry is allowed while
+ * The bucket holds up to `maxTokens` (default 10) and starts full. Every
+ * retry — an attempt after a call's first — that fails over (network error,
+ * timeout, 408, 429, 5xx …) takes one token; every attempt that answers
+ * (success or a final answer) puts `ratio` (default 0.5) back. A retry is
+ * made only while the bucket holds more than half of `maxTokens`.
  *
- *     retries + 1 ≤ minPerSecond × window/1000 + ratio × calls
- *
- * With the defaults (`ratio: 0.3`, `minPerSecond: 10`, `window: 10_000`) a
- * quiet client may always retry (up to 100 retries per 10 s), and a busy one
- * sends at most 1.3 × its calls plus that floor — whereas 20 % of calls
- * failing at random, retried up to twice, needs only ≈ 0.24 retries per call.
- * A call denied a retry ends with what it has: the last answer (fetch) or a
- * `FailoverError` saying "retry budget exhausted".
+ * A call's first attempt never takes a token: it is traffic the caller
+ * sends anyway, and a failed first attempt followed by a good retry is
+ * failover doing its job — a dead primary behind a healthy backup keeps
+ * every call succeeding (with gRPC's rule, where every failure drains,
+ * such a pool would stop retrying for good: nothing but retries could
+ * refill the bucket). What drains it is retries that fail too — an outage
+ * on more than one endpoint. So, at any call rate, failed retries stay near
+ * `ratio` per answered attempt after a burst of about `maxTokens / 2`: in a
+ * total outage with `breaker: false`, 100 sequential calls over three
+ * endpoints send 105 requests (3 + 3 + 2 + 97) instead of 300, whether
+ * they come one a minute or a thousand a second. A call denied a retry
+ * ends with what it has: the last answer (fetch) or a `FailoverError`
+ * saying "retry budget exhausted".
  *
  * @module
  */
@@ -21,51 +30,32 @@ import type { Handler } from "../_compose.ts";
 import type { Attempt } from "../_context.ts";
 import type { Pool } from "../_pool.ts";
 
-const BUCKETS = 10;
-
 /** The retry budget middleware (a pass-through when the budget is off). */
 export function retryBudget(pool: Pool): Handler<Attempt> {
   const settings = pool.options.retryBudget;
   if (settings === false) return (_ctx, next) => next();
-  const { ratio, minPerSecond, window } = settings;
-  const { clock } = pool.options;
-  const span = window / BUCKETS;
-  const calls = new Array<number>(BUCKETS).fill(0);
-  const retries = new Array<number>(BUCKETS).fill(0);
-  let current = Math.floor(clock.now() / span);
-  let callSum = 0;
-  let retrySum = 0;
+  const { ratio, maxTokens } = settings;
+  const threshold = maxTokens / 2;
+  let tokens = maxTokens;
 
-  const rotate = (now: number) => {
-    const bucket = Math.floor(now / span);
-    const steps = Math.min(bucket - current, BUCKETS);
-    for (let k = 1; k <= steps; k++) {
-      const i = (current + k) % BUCKETS;
-      callSum -= calls[i];
-      retrySum -= retries[i];
-      calls[i] = 0;
-      retries[i] = 0;
+  /** Takes a token for a failed retry; puts `ratio` back for an answer. */
+  const account = (ctx: Attempt) => {
+    if (ctx.target === undefined) return; // nothing was sent
+    if (ctx.verdict === "failover") {
+      if (ctx.attempt > 1) tokens = Math.max(0, tokens - 1);
+    } else if (ctx.verdict === "success" || ctx.verdict === "final") {
+      tokens = Math.min(maxTokens, tokens + ratio);
     }
-    if (bucket > current) current = bucket;
-    return current % BUCKETS;
   };
-  const floor = minPerSecond * window / 1000;
 
   return (ctx, next) => {
-    const i = rotate(clock.now());
-    if (ctx.attempt === 1) {
-      calls[i] += 1;
-      callSum += 1;
-      return next();
-    }
-    if (retrySum + 1 > floor + ratio * callSum) {
-      ctx.call.exhaustedReason =
-        `retry budget exhausted (${retrySum} retries for ${callSum} calls in the last ${window} ms)`;
+    if (ctx.attempt > 1 && tokens <= threshold) {
+      ctx.call.exhaustedReason = `retry budget exhausted (${
+        Math.round(tokens * 10) / 10
+      } of ${maxTokens} tokens; retries resume above ${threshold})`;
       ctx.verdict = "exhausted";
       return;
     }
-    retries[i] += 1;
-    retrySum += 1;
-    return next();
+    return next().then(() => account(ctx));
   };
 }

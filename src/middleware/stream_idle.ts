@@ -26,11 +26,12 @@
  * @module
  */
 
-import type { Attempt } from "../_context.ts";
+import { abortCall, type Attempt } from "../_context.ts";
 import type { Pool } from "../_pool.ts";
 import type { Steps } from "../_steps.ts";
 import type { DeadlineQueue } from "../_deadlines.ts";
 import { describeError, StreamIdleTimeoutError } from "../errors.ts";
+import { scrubError } from "../_redact.ts";
 import { recordHealth } from "./breaker.ts";
 
 /** Bodies up to this length are read natively, bounded as a whole. */
@@ -53,7 +54,7 @@ class Watch {
   readonly #pool: Pool;
   readonly #ctx: Attempt;
   readonly #timeoutMs: number;
-  readonly #deadlines: DeadlineQueue;
+  readonly #deadlines: DeadlineQueue | undefined;
   readonly #response: Response;
   /** The native `body` getter of the response's realm. */
   readonly #nativeBody: BodyGetter;
@@ -66,7 +67,7 @@ class Watch {
     response: Response,
     nativeBody: BodyGetter,
     timeoutMs: number,
-    deadlines: DeadlineQueue,
+    deadlines: DeadlineQueue | undefined,
   ) {
     this.#pool = pool;
     this.#deadlines = deadlines;
@@ -90,11 +91,17 @@ class Watch {
 
   /**
    * The body broke after the call was committed: count it against the
-   * endpoint (a caller's abort or the pool closing is nobody's fault).
+   * endpoint (a caller's abort or the pool closing is nobody's fault, and a
+   * body that is not valid JSON is the reader's problem, not a broken
+   * connection). Returns the error to hand the reader, without the
+   * endpoint's query secrets.
    */
-  #blame(error: unknown): void {
+  #blame(raw: unknown): unknown {
+    this.end();
     const ctx = this.#ctx;
-    if (ctx.call.abortKind !== undefined) return;
+    const error = scrubError(raw, ctx.target!.querySecrets);
+    if (ctx.call.abortKind !== undefined) return error;
+    if ((error as Error)?.name === "SyntaxError") return error;
     const pool = this.#pool;
     const endpoint = ctx.target!;
     const now = pool.options.clock.now();
@@ -107,6 +114,23 @@ class Watch {
       });
     }
     recordHealth(pool, endpoint, "failure", now);
+    return error;
+  }
+
+  /**
+   * Ends the body with `reason` (`close()` of the pool): the attempt is
+   * aborted, so the runtime errors the body with that reason, and the call
+   * is marked closed, so nobody is blamed.
+   */
+  close(reason: unknown): void {
+    abortCall(this.#ctx.call, "closed", reason);
+    this.#ctx.cancel(reason);
+    this.end();
+  }
+
+  /** The body is done (read, cancelled or broken): nothing left to close. */
+  end(): void {
+    this.#pool.streams.delete(this);
   }
 
   #error(): StreamIdleTimeoutError {
@@ -115,34 +139,37 @@ class Watch {
 
   /** Races one pending read against the idle timer. */
   guard<T>(read: Promise<T>): Promise<T> {
+    if (this.#deadlines === undefined) {
+      return read.catch((error) => {
+        throw this.#blame(error);
+      });
+    }
+    const deadlines = this.#deadlines;
     return new Promise<T>((resolve, reject) => {
       if (this.#stalled) {
         read.catch(() => {});
         return reject(this.#error());
       }
       let done = false;
-      const deadline = this.#deadlines.set(() => {
+      const deadline = deadlines.set(() => {
         done = true;
         read.catch(() => {});
         this.#stalled = true;
         const error = this.#error();
         this.#ctx.cancel(error);
-        this.#blame(error);
-        reject(error);
+        reject(this.#blame(error));
       });
       read.then((value) => {
         if (done) return;
         done = true;
-        this.#deadlines.clear(deadline);
+        deadlines.clear(deadline);
         resolve(value);
       }, (error) => {
         if (done) return;
         done = true;
-        this.#deadlines.clear(deadline);
-        // A body that is not valid JSON is the reader's problem, not a
-        // broken connection.
-        if ((error as Error)?.name !== "SyntaxError") this.#blame(error);
-        reject(error);
+        deadlines.clear(deadline);
+        const handed = this.#blame(error);
+        reject(handed);
       });
     });
   }
@@ -182,10 +209,15 @@ class Watch {
     this.#watched = new ReadableStream<Uint8Array>({
       pull: async (controller) => {
         const { done, value } = await this.guard(reader.read());
-        if (done) controller.close();
-        else controller.enqueue(value);
+        if (done) {
+          this.end();
+          controller.close();
+        } else controller.enqueue(value);
       },
-      cancel: (reason) => reader.cancel(reason),
+      cancel: (reason) => {
+        this.end();
+        return reader.cancel(reason);
+      },
     }, { highWaterMark: 0 });
     return this.#watched;
   }
@@ -273,11 +305,11 @@ function watch(
   ctx: Attempt,
   response: Response,
   timeoutMs: number,
-  deadlines: DeadlineQueue,
+  deadlines: DeadlineQueue | undefined,
 ): void {
   const realm = realmOf(Object.getPrototypeOf(response));
   Object.setPrototypeOf(response, realm.proto);
-  (response as unknown as Watched)[WATCH] = new Watch(
+  const watch = new Watch(
     pool,
     ctx,
     response,
@@ -285,25 +317,30 @@ function watch(
     timeoutMs,
     deadlines,
   );
+  (response as unknown as Watched)[WATCH] = watch;
+  pool.streams.add(watch);
 }
 
 /** Statuses whose responses never have a body. */
 const NULL_BODY = [101, 103, 204, 205, 304];
 
-/** The stream idle timeout middleware. */
+/**
+ * The stream idle timeout middleware. With `streamIdleTimeout: false` the
+ * watch still follows the body, without a timer, so that `close()` can end
+ * a stream the caller is still reading.
+ */
 export function streamIdle(pool: Pool): Steps<Attempt> {
   const timeoutMs = pool.options.streamIdleTimeout;
-  if (timeoutMs === false) return {};
-  const deadlines = pool.deadlines(timeoutMs);
+  const deadlines = timeoutMs === false ? undefined : pool.deadlines(timeoutMs);
   return {
     after(ctx) {
       const response = ctx.response;
       if (
-        response !== undefined &&
+        response !== undefined && !ctx.buffered &&
         (ctx.verdict === "success" || ctx.verdict === "final") &&
         ctx.method !== "HEAD" && !NULL_BODY.includes(response.status)
       ) {
-        watch(pool, ctx, response, timeoutMs, deadlines);
+        watch(pool, ctx, response, timeoutMs || 0, deadlines);
       }
     },
   };

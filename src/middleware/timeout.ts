@@ -4,9 +4,11 @@
  * `AttemptTimeoutError` naming the endpoint), when the call is cancelled by
  * the caller, when `totalTimeout` runs out, or when the pool is closed.
  *
- * The timer stops at response headers: reading the body is not bounded by
- * it. A successful attempt stays linked to the call, so cancelling the
- * caller's signal still cancels the body download.
+ * The timer runs until the attempt's chain returns: at the response headers
+ * for a stream, at the last byte for an answer the buffer step reads whole.
+ * A committed stream's body is not bounded by it (the stream idle timeout
+ * watches it). A successful attempt stays linked to the call, so cancelling
+ * the caller's signal still cancels the body download.
  *
  * @module
  */

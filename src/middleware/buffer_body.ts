@@ -1,0 +1,157 @@
+/**
+ * Buffer middleware: reads a non-streamed answer whole inside its attempt,
+ * so that a body that breaks (connection reset) or stalls fails over like
+ * any other failure, instead of reaching the caller as a runtime error after
+ * the call was committed to that endpoint.
+ *
+ * An answer is read whole when it may be returned (2xx, 3xx, 4xx other
+ * than 408 / 429: the rest fail over and are dropped), has a body, is not
+ * a stream (`text/event-stream`, `application/x-ndjson`), and its
+ * `content-length`, if any, is within `bufferLimit` (8 MiB by default).
+ * Each read waits at most `streamIdleTimeout` for data, and the whole read
+ * runs under the attempt's `timeout`, which for such an answer lasts until
+ * its last byte. The caller gets a `Response` over the bytes, with the
+ * status, headers and `url` of the endpoint's.
+ *
+ * A body that grows past `bufferLimit` as it arrives is committed at that
+ * point: the caller gets the bytes read so far followed by the rest of the
+ * stream, watched by the stream idle timeout like any streamed answer.
+ * Streams keep their commit point at the response headers.
+ *
+ * @module
+ */
+
+import type { Handler } from "../_compose.ts";
+import type { Attempt } from "../_context.ts";
+import type { Pool } from "../_pool.ts";
+import { StreamIdleTimeoutError } from "../errors.ts";
+import { scrubError } from "../_redact.ts";
+
+/** Statuses whose responses never have a body. */
+const NULL_BODY = [101, 103, 204, 205, 304];
+
+/** Content types that are streams, committed at their headers. */
+const STREAMS = /^\s*(text\/event-stream|application\/x-ndjson)\s*(;|$)/i;
+
+/** Whether `response` is an answer to read whole, under `limit` bytes. */
+function worthBuffering(
+  ctx: Attempt,
+  response: Response,
+  limit: number,
+): boolean {
+  const status = response.status;
+  if (status >= 500 || status === 408 || status === 429) return false;
+  if (response.body === null || ctx.method === "HEAD") return false;
+  if (NULL_BODY.includes(status)) return false;
+  const headers = response.headers;
+  if (STREAMS.test(headers.get("content-type") ?? "")) return false;
+  const length = Number(headers.get("content-length") ?? 0);
+  return length <= limit;
+}
+
+/** A Response like `source` over `body`, keeping its `url`. */
+function rebuilt(source: Response, body: BodyInit): Response {
+  const copy = new Response(body, {
+    status: source.status,
+    statusText: source.statusText,
+    headers: source.headers,
+  });
+  Object.defineProperty(copy, "url", { value: source.url });
+  return copy;
+}
+
+/** `chunks` as one array. */
+function concat(
+  chunks: readonly Uint8Array[],
+  size: number,
+): Uint8Array<ArrayBuffer> {
+  const bytes = new Uint8Array(size);
+  let offset = 0;
+  for (const chunk of chunks) {
+    bytes.set(chunk, offset);
+    offset += chunk.byteLength;
+  }
+  return bytes;
+}
+
+/** A stream of `chunks`, then of what `reader` still has. */
+function prefixed(
+  chunks: Uint8Array[],
+  reader: ReadableStreamDefaultReader<Uint8Array>,
+): ReadableStream<Uint8Array> {
+  return new ReadableStream<Uint8Array>({
+    async pull(controller) {
+      const chunk = chunks.shift();
+      if (chunk !== undefined) return controller.enqueue(chunk);
+      const { done, value } = await reader.read();
+      if (done) controller.close();
+      else controller.enqueue(value);
+    },
+    cancel: (reason) => reader.cancel(reason),
+  }, { highWaterMark: 0 });
+}
+
+/** The buffer middleware (a pass-through with `bufferLimit: false`). */
+export function bufferBody(pool: Pool): Handler<Attempt> {
+  const { bufferLimit, streamIdleTimeout: idle } = pool.options;
+  if (bufferLimit === false) return (_ctx, next) => next();
+  const limit = bufferLimit;
+  const deadlines = idle === false ? undefined : pool.deadlines(idle);
+
+  /** Reads `response` whole, or commits it past `limit` bytes. */
+  async function read(ctx: Attempt, response: Response): Promise<void> {
+    const reader = response.body!.getReader();
+    const chunks: Uint8Array[] = [];
+    let size = 0;
+    for (;;) {
+      const deadline = deadlines?.set(() => {
+        const error = new StreamIdleTimeoutError(
+          ctx.target!.name,
+          idle as number,
+        );
+        if (pool.listening) {
+          pool.emit({
+            type: "stream-stall",
+            endpoint: ctx.target!.name,
+            timeoutMs: idle as number,
+          });
+        }
+        ctx.cancel(error);
+      });
+      let result: ReadableStreamReadResult<Uint8Array>;
+      try {
+        result = await reader.read();
+      } finally {
+        if (deadline !== undefined) deadlines!.clear(deadline);
+      }
+      if (result.done) break;
+      chunks.push(result.value);
+      size += result.value.byteLength;
+      if (size > limit) {
+        ctx.response = rebuilt(response, prefixed(chunks, reader));
+        return;
+      }
+    }
+    ctx.response = rebuilt(response, concat(chunks, size));
+    ctx.buffered = true;
+  }
+
+  return async (ctx, next) => {
+    await next();
+    const response = ctx.response;
+    if (response === undefined || !worthBuffering(ctx, response, limit)) {
+      return;
+    }
+    try {
+      await read(ctx, response);
+    } catch (error) {
+      // The body broke or stalled (its stream is errored, nothing to
+      // cancel): no answer after all. The attempt fails like one that got
+      // no response, with the reason it was cut off.
+      ctx.response = undefined;
+      ctx.error = ctx.signal.aborted
+        ? ctx.signal.reason
+        : scrubError(error, ctx.target!.querySecrets);
+    }
+  };
+}
