@@ -27,10 +27,21 @@ import { gzipSync } from "node:zlib";
  * CPU with bytes: coalesced deadline queues (`_deadlines`), steps fused into
  * one async frame (`_steps`), header records checked without `Headers`, the
  * noise-aware breaker rule and the ky body shortcut — 10.34 KiB gzipped
- * (10592 B; 29.03 KiB raw). Growth stays a deliberate decision (raise it
- * here, with a reason), never an accident.
+ * (10592 B; 29.03 KiB raw).
+ *
+ * Raised to 16 KiB for issue 9 (keys stay home, health tells the truth):
+ * 15.09 KiB gzipped (15450 B; 43.16 KiB raw). Scrubbing query-string keys
+ * out of runtime errors and responses (`_redact`, 4.0 KiB minified), the
+ * same-origin redirect follower (`_send`, 1.3), RFC 9110 `Retry-After`
+ * (`_retry_after`, 1.5), per-field header-value and range validation
+ * (`_options` 4.1 → 5.6), non-streamed bodies read inside the attempt
+ * (`buffer_body`, 1.5), the key-free middleware view (1.0), auth benches and
+ * truthful health. None of it can be left out today: every feature is wired
+ * into the engine. Issue 11 (one small core, features you import) is where
+ * this comes back down. Growth stays a deliberate decision (raise it here,
+ * with a reason), never an accident.
  */
-export const BUDGET_ADDED_GZIP = 11 * 1024;
+export const BUDGET_ADDED_GZIP = 16 * 1024;
 
 const root = new URL("..", import.meta.url).pathname;
 const outdir = `${root}dist/browser`;

@@ -18,10 +18,19 @@
  * on more than one endpoint. So, at any call rate, failed retries stay near
  * `ratio` per answered attempt after a burst of about `maxTokens / 2`: in a
  * total outage with `breaker: false`, 100 sequential calls over three
- * endpoints send 105 requests (3 + 3 + 2 + 97) instead of 300, whether
+ * endpoints send 115 requests instead of 300 (see below), whether
  * they come one a minute or a thousand a second. A call denied a retry
  * ends with what it has: the last answer (fetch) or a `FailoverError`
  * saying "retry budget exhausted".
+ *
+ * One denied retry in ten goes through anyway, as a trial. Without it a
+ * drained bucket could never refill when the endpoint every call tries
+ * first stays down (no breaker to take it out): its calls make no retry,
+ * so nothing answers, so no token comes back — even after the backups
+ * recovered. The trials cost one request per nine calls in a total outage
+ * (3 + 3 + 2, then one per call and a trial every ninth: 115 for 100
+ * calls with `breaker: false`) and let the first trial that reaches a
+ * recovered backup refill the bucket.
  *
  * @module
  */
@@ -30,6 +39,9 @@ import type { Handler } from "../_compose.ts";
 import type { Attempt } from "../_context.ts";
 import type { Pool } from "../_pool.ts";
 
+/** A drained bucket lets every this-many-th denied retry through. */
+const TRIAL_EVERY = 10;
+
 /** The retry budget middleware (a pass-through when the budget is off). */
 export function retryBudget(pool: Pool): Handler<Attempt> {
   const settings = pool.options.retryBudget;
@@ -37,6 +49,8 @@ export function retryBudget(pool: Pool): Handler<Attempt> {
   const { ratio, maxTokens } = settings;
   const threshold = maxTokens / 2;
   let tokens = maxTokens;
+  /** Retries denied since the last trial. */
+  let denied = 0;
 
   /** Takes a token for a failed retry; puts `ratio` back for an answer. */
   const account = (ctx: Attempt) => {
@@ -50,11 +64,15 @@ export function retryBudget(pool: Pool): Handler<Attempt> {
 
   return (ctx, next) => {
     if (ctx.attempt > 1 && tokens <= threshold) {
-      ctx.call.exhaustedReason = `retry budget exhausted (${
-        Math.round(tokens * 10) / 10
-      } of ${maxTokens} tokens; retries resume above ${threshold})`;
-      ctx.verdict = "exhausted";
-      return;
+      denied += 1;
+      if (denied < TRIAL_EVERY) {
+        ctx.call.exhaustedReason = `retry budget exhausted (${
+          Math.round(tokens * 10) / 10
+        } of ${maxTokens} tokens; retries resume above ${threshold})`;
+        ctx.verdict = "exhausted";
+        return;
+      }
+      denied = 0; // this one is a trial
     }
     return next().then(() => account(ctx));
   };

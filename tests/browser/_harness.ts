@@ -27,6 +27,26 @@ export function setFile(file: string): void {
   currentFile = file;
 }
 
+/** Runs `fn`, failing if it has not settled within `ms`; clears its timer. */
+export async function bounded<T>(
+  what: string,
+  ms: number,
+  fn: () => T | Promise<T>,
+): Promise<T> {
+  let timer: ReturnType<typeof setTimeout> | undefined;
+  const timeout = new Promise<never>((_, reject) => {
+    timer = setTimeout(
+      () => reject(new Error(`${what} did not finish within ${ms} ms (hung)`)),
+      ms,
+    );
+  });
+  try {
+    return await Promise.race([Promise.resolve().then(fn), timeout]);
+  } finally {
+    clearTimeout(timer);
+  }
+}
+
 /** Registers a test. */
 export function test(name: string, fn: TestFn): void {
   entries.push({ file: currentFile, name, fn });
@@ -239,18 +259,9 @@ export async function run(
   const results: Result[] = [];
   for (const { file, name, fn } of entries) {
     const started = performance.now();
-    let timer: ReturnType<typeof setTimeout> | undefined;
     let result: Result;
     try {
-      await Promise.race([
-        Promise.resolve().then(fn),
-        new Promise((_, reject) => {
-          timer = setTimeout(
-            () => reject(new Error(`timed out after ${timeoutMs} ms`)),
-            timeoutMs,
-          );
-        }),
-      ]);
+      await bounded(`test "${name}"`, timeoutMs, fn);
       result = { file, name, ok: true, ms: performance.now() - started };
     } catch (error) {
       const text = error instanceof Error
@@ -263,8 +274,6 @@ export async function run(
         ms: performance.now() - started,
         error: text,
       };
-    } finally {
-      clearTimeout(timer);
     }
     await afterEach();
     results.push(result);
