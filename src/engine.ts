@@ -141,29 +141,23 @@ export function createEngine(options: ResolvedOptions): Engine {
       }`
       : call.exhaustedReason ?? timedOutReason(call);
     const response = last?.response;
-    if (response !== undefined && everyAttemptUnauthorized(call)) {
-      // Every endpoint rejected its own key: that answer is the result, as
-      // a 401 / 403 is without a pool (ky: an HTTPError), not a failover.
+    if (response !== undefined) {
+      // fetch semantics: the last answer is the result. ky turns it into a
+      // FailoverError through failureOf() — unless every endpoint rejected
+      // its own key: then that 401 / 403 is the answer, as it is without a
+      // pool (ky: an HTTPError), not a failover.
+      const unauthorized = everyAttemptUnauthorized(call);
+      const why = unauthorized
+        ? "every endpoint tried rejected its credentials"
+        : reason;
+      if (!unauthorized) {
+        failed.set(response, { attempts: call.attempts, reason });
+      }
       if (pool.listening) {
         const error = new FailoverError(call.attempts, {
           response,
-          reason: "every endpoint tried rejected its credentials",
+          reason: why,
         });
-        pool.emit({
-          type: "failure",
-          attempts: call.attempts,
-          error,
-          durationMs,
-        });
-      }
-      return response;
-    }
-    if (response !== undefined) {
-      // fetch semantics: the last answer is the result. ky turns it into a
-      // FailoverError through failureOf().
-      failed.set(response, { attempts: call.attempts, reason });
-      if (pool.listening) {
-        const error = new FailoverError(call.attempts, { response, reason });
         pool.emit({
           type: "failure",
           attempts: call.attempts,

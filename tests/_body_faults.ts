@@ -4,13 +4,9 @@
 // has arrived, and that the caller still gets every byte. node:http only, so
 // the same file runs under Deno, Node and Bun.
 
-import {
-  createServer,
-  type IncomingMessage,
-  type ServerResponse,
-} from "node:http";
-import type { Socket } from "node:net";
+import { createServer, type ServerResponse } from "node:http";
 import { Buffer } from "node:buffer";
+import { listen, readBody } from "./_listen.ts";
 
 /** Options of {@linkcode startSplitBody}. */
 export interface SplitBodyOptions {
@@ -43,21 +39,12 @@ export function pattern(size: number): Uint8Array {
   return bytes;
 }
 
-function drain(req: IncomingMessage): Promise<void> {
-  return new Promise((resolve) => {
-    req.on("data", () => {});
-    req.on("end", () => resolve());
-    req.on("error", () => resolve());
-  });
-}
-
 /** Starts a split-body server on a free port of 127.0.0.1. */
 export async function startSplitBody(
   options: SplitBodyOptions,
 ): Promise<SplitBody> {
   const { size, first, contentLength } = options;
   const body = Buffer.from(pattern(size));
-  const sockets = new Set<Socket>();
   const held = new Set<ServerResponse>();
   let released = false;
   let requests = 0;
@@ -70,7 +57,7 @@ export async function startSplitBody(
   };
 
   const server = createServer(async (req, res) => {
-    await drain(req);
+    await readBody(req).catch(() => {});
     requests += 1;
     res.writeHead(200, {
       "content-type": "application/octet-stream",
@@ -83,35 +70,15 @@ export async function startSplitBody(
     held.add(res);
     res.on("close", () => held.delete(res));
   });
-  server.on("connection", (socket: Socket) => {
-    sockets.add(socket);
-    socket.on("close", () => sockets.delete(socket));
-  });
-  await new Promise<void>((resolve, reject) => {
-    server.once("error", reject);
-    server.listen(0, "127.0.0.1", () => {
-      server.off("error", reject);
-      resolve();
-    });
-  });
-  const address = server.address();
-  if (address === null || typeof address === "string") {
-    throw new Error(`unexpected address ${address}`);
-  }
-
-  let closing: Promise<void> | undefined;
-  const close = () =>
-    closing ??= new Promise<void>((resolve) => {
-      for (const res of held) res.destroy();
-      held.clear();
-      server.close(() => resolve());
-      server.closeAllConnections?.();
-      for (const socket of sockets) socket.destroy();
-      sockets.clear();
-    });
+  const listening = await listen(server);
+  const close = () => {
+    for (const res of held) res.destroy();
+    held.clear();
+    return listening.close();
+  };
 
   return {
-    url: `http://127.0.0.1:${address.port}/v1`,
+    url: `${listening.origin}/v1`,
     get requests() {
       return requests;
     },

@@ -3,6 +3,8 @@
 // is bounded: one that has not settled after TEST_TIMEOUT_MS fails with a
 // timeout error instead of stalling the run.
 
+import { bounded } from "./_bounded.ts";
+export { bounded } from "./_bounded.ts";
 export { default as assert } from "node:assert/strict";
 
 type TestFn = () => void | Promise<void>;
@@ -16,26 +18,6 @@ const deno = (globalThis as { Deno?: { test(name: string, fn: TestFn): void } })
 const register: (name: string, fn: TestFn) => void = deno
   ? (name, fn) => deno.test(name, fn)
   : (await import("node:test")).test as (name: string, fn: TestFn) => void;
-
-/** Runs `fn`, failing if it has not settled within `ms`; clears its timer. */
-export async function bounded<T>(
-  what: string,
-  ms: number,
-  fn: () => T | Promise<T>,
-): Promise<T> {
-  let timer: ReturnType<typeof setTimeout> | undefined;
-  const timeout = new Promise<never>((_, reject) => {
-    timer = setTimeout(
-      () => reject(new Error(`${what} did not finish within ${ms} ms (hung)`)),
-      ms,
-    );
-  });
-  try {
-    return await Promise.race([Promise.resolve().then(fn), timeout]);
-  } finally {
-    clearTimeout(timer);
-  }
-}
 
 /** Registers a test with the runtime's own test runner, bounded in time. */
 export function test(name: string, fn: TestFn): void {

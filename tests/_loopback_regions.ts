@@ -13,7 +13,8 @@ import {
   type ServerResponse,
 } from "node:http";
 import type { Socket } from "node:net";
-import { Buffer } from "node:buffer";
+import type { Buffer } from "node:buffer";
+import { readBody } from "./_listen.ts";
 import {
   type MockRegion,
   type MockRegionOptions,
@@ -34,15 +35,6 @@ const PREFLIGHT_HEADERS = {
   "access-control-allow-headers": "authorization, *",
   "access-control-max-age": "600",
 };
-
-function readBody(req: IncomingMessage): Promise<Buffer> {
-  return new Promise((resolve, reject) => {
-    const chunks: Buffer[] = [];
-    req.on("data", (chunk: Buffer) => chunks.push(chunk));
-    req.on("end", () => resolve(Buffer.concat(chunks)));
-    req.on("error", reject);
-  });
-}
 
 async function serve(
   region: () => MockRegion,

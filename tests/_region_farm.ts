@@ -38,6 +38,7 @@ import {
 } from "node:http";
 import type { Socket } from "node:net";
 import { Buffer } from "node:buffer";
+import { readBody } from "./_listen.ts";
 
 /**
  * How a region behaves.
@@ -205,15 +206,6 @@ function sseChunk(
   }\n\n`;
 }
 
-function readBody(req: IncomingMessage): Promise<string> {
-  return new Promise((resolve, reject) => {
-    const chunks: Buffer[] = [];
-    req.on("data", (chunk: Buffer) => chunks.push(chunk));
-    req.on("end", () => resolve(Buffer.concat(chunks).toString("utf8")));
-    req.on("error", reject);
-  });
-}
-
 function parseBody(text: string): unknown {
   if (text === "") return undefined;
   try {
@@ -361,7 +353,7 @@ class FakeRegion implements Region {
   async #handle(req: IncomingMessage, res: ServerResponse): Promise<void> {
     let text: string;
     try {
-      text = await readBody(req);
+      text = (await readBody(req)).toString("utf8");
     } catch {
       return; // the connection went away
     }

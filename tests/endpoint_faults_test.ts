@@ -9,12 +9,12 @@ import { assert, bounded, test } from "./_harness.ts";
 import { ManualClock } from "./_manual_clock.ts";
 import { tieredPool } from "./_pool.ts";
 import { endpointsFor, mockRegions } from "./_msw_regions.ts";
-import { type Farm, startFarm } from "./_region_farm.ts";
+import { startFarm } from "./_region_farm.ts";
+import { farmPool } from "./_farm_pool.ts";
 import { pattern, startSplitBody } from "./_body_faults.ts";
 import {
   createFailover,
   type FailoverEvent,
-  type FailoverOptions,
   isClosedError,
   isFailoverError,
   isStreamIdleTimeoutError,
@@ -218,24 +218,7 @@ test("an endpoint without credentials of its own returns its 401 at once", async
 
 // --- 2. Non-streamed bodies are read whole inside the attempt ------------
 
-function poolOver(farm: Farm, extra: Partial<FailoverOptions> = {}) {
-  const clock = new ManualClock();
-  const events: FailoverEvent[] = [];
-  const api = createFailover({
-    endpoints: farm.regions.map((r, i) => ({
-      name: r.name,
-      url: r.url,
-      apiKey: `sk-${r.name}`,
-      priority: i + 1,
-    })),
-    timeout: 2_000,
-    streamIdleTimeout: 1_000,
-    onEvent: (e) => events.push(e),
-    ...extra,
-    clock,
-  });
-  return { api, clock, events };
-}
+const poolOver = farmPool;
 
 async function content(response: Response): Promise<string> {
   const body = (await response.json()) as {

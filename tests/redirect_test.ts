@@ -11,9 +11,8 @@ import {
   type IncomingMessage,
   type ServerResponse,
 } from "node:http";
-import type { Socket } from "node:net";
-import { Buffer } from "node:buffer";
 import { assert, test } from "./_harness.ts";
+import { listen, readBody } from "./_listen.ts";
 import { ManualClock } from "./_manual_clock.ts";
 import {
   createFailover,
@@ -50,15 +49,6 @@ const BODY = JSON.stringify({
   messages: [{ role: "user", content: "secret prompt" }],
 });
 
-function readBody(req: IncomingMessage): Promise<string> {
-  return new Promise((resolve, reject) => {
-    const chunks: Buffer[] = [];
-    req.on("data", (chunk: Buffer) => chunks.push(chunk));
-    req.on("end", () => resolve(Buffer.concat(chunks).toString("utf8")));
-    req.on("error", reject);
-  });
-}
-
 /** Answers 200 with `{ region }` as JSON. */
 function answer(region: string): Handler {
   return (_, res) =>
@@ -68,43 +58,24 @@ function answer(region: string): Handler {
 
 /** Starts a server on 127.0.0.1, port 0, answering with `handle`. */
 async function startServer(handle: Handler): Promise<Server> {
-  const sockets = new Set<Socket>();
   const server = createServer((req, res) => {
     void readBody(req).then((body) => {
       const seen: Seen = {
         method: req.method ?? "",
         path: req.url ?? "",
         headers: req.headers,
-        body,
+        body: body.toString("utf8"),
       };
       self.seen.push(seen);
       self.handle(seen, res);
     }, () => res.destroy());
   });
-  server.on("connection", (socket: Socket) => {
-    sockets.add(socket);
-    socket.on("close", () => sockets.delete(socket));
-  });
-  await new Promise<void>((resolve, reject) => {
-    server.once("error", reject);
-    server.listen(0, "127.0.0.1", () => resolve());
-  });
-  const address = server.address();
-  if (address === null || typeof address === "string") {
-    throw new Error("no port");
-  }
+  const listening = await listen(server);
   const self: Server = {
-    origin: `http://127.0.0.1:${address.port}`,
+    origin: listening.origin,
     seen: [],
     handle,
-    close: () => {
-      const closed = new Promise<void>((resolve) =>
-        server.close(() => resolve())
-      );
-      server.closeAllConnections?.();
-      for (const socket of sockets) socket.destroy();
-      return closed;
-    },
+    close: listening.close,
   };
   return self;
 }

@@ -2,37 +2,19 @@
 // public API. Timeouts run on a manual clock; the network is real.
 
 import { assert, test } from "./_harness.ts";
-import { ManualClock, seededRandom } from "./_manual_clock.ts";
-import { type Farm, startFarm } from "./_region_farm.ts";
+import { seededRandom } from "./_manual_clock.ts";
+import { startFarm } from "./_region_farm.ts";
+import { farmPool } from "./_farm_pool.ts";
 import {
   createFailover,
   type Failover,
-  type FailoverEvent,
-  type FailoverOptions,
   isStreamIdleTimeoutError,
 } from "ky-failover";
 
 const NAMES = ["primary", "hk", "sg"];
 const chat = { model: "gpt-4.1", messages: [{ role: "user", content: "hi" }] };
 
-function poolOver(farm: Farm, extra: Partial<FailoverOptions> = {}) {
-  const clock = (extra.clock as ManualClock | undefined) ?? new ManualClock();
-  const events: FailoverEvent[] = [];
-  const api = createFailover({
-    endpoints: farm.regions.map((r, i) => ({
-      name: r.name,
-      url: r.url,
-      apiKey: `sk-${r.name}`,
-      priority: i + 1,
-    })),
-    timeout: 2_000,
-    streamIdleTimeout: 1_000,
-    onEvent: (e) => events.push(e),
-    ...extra,
-    clock,
-  });
-  return { api, clock, events };
-}
+const poolOver = farmPool;
 
 async function reply(api: Failover): Promise<string> {
   const body = await api.ky.post("chat/completions", { json: chat }).json() as {

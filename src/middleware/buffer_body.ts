@@ -25,6 +25,7 @@ import type { Handler } from "../_compose.ts";
 import type { Attempt } from "../_context.ts";
 import type { Pool } from "../_pool.ts";
 import { StreamIdleTimeoutError } from "../errors.ts";
+import { concat } from "../_bytes.ts";
 import { scrubError } from "../_redact.ts";
 
 /** Statuses whose responses never have a body. */
@@ -58,20 +59,6 @@ function rebuilt(source: Response, body: BodyInit): Response {
   });
   Object.defineProperty(copy, "url", { value: source.url });
   return copy;
-}
-
-/** `chunks` as one array. */
-function concat(
-  chunks: readonly Uint8Array[],
-  size: number,
-): Uint8Array<ArrayBuffer> {
-  const bytes = new Uint8Array(size);
-  let offset = 0;
-  for (const chunk of chunks) {
-    bytes.set(chunk, offset);
-    offset += chunk.byteLength;
-  }
-  return bytes;
 }
 
 /** A stream of `chunks`, then of what `reader` still has. */

@@ -31,6 +31,7 @@ import type { Pool } from "../_pool.ts";
 import type { Steps } from "../_steps.ts";
 import type { DeadlineQueue } from "../_deadlines.ts";
 import { describeError, StreamIdleTimeoutError } from "../errors.ts";
+import { concat } from "../_bytes.ts";
 import { scrubError } from "../_redact.ts";
 import { recordHealth } from "./breaker.ts";
 
@@ -187,13 +188,7 @@ class Watch {
       chunks.push(value);
       size += value.byteLength;
     }
-    const bytes = new Uint8Array(size);
-    let offset = 0;
-    for (const chunk of chunks) {
-      bytes.set(chunk, offset);
-      offset += chunk.byteLength;
-    }
-    return bytes;
+    return concat(chunks, size);
   }
 
   /**

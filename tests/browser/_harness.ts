@@ -2,6 +2,8 @@
 // API (the subset of node:assert/strict the suite uses), with tests kept in
 // a list and run one after another by `run()`.
 
+import { bounded } from "../_bounded.ts";
+export { bounded } from "../_bounded.ts";
 type TestFn = () => void | Promise<void>;
 
 interface Entry {
@@ -25,26 +27,6 @@ let currentFile = "?";
 /** Names the file whose tests register next. */
 export function setFile(file: string): void {
   currentFile = file;
-}
-
-/** Runs `fn`, failing if it has not settled within `ms`; clears its timer. */
-export async function bounded<T>(
-  what: string,
-  ms: number,
-  fn: () => T | Promise<T>,
-): Promise<T> {
-  let timer: ReturnType<typeof setTimeout> | undefined;
-  const timeout = new Promise<never>((_, reject) => {
-    timer = setTimeout(
-      () => reject(new Error(`${what} did not finish within ${ms} ms (hung)`)),
-      ms,
-    );
-  });
-  try {
-    return await Promise.race([Promise.resolve().then(fn), timeout]);
-  } finally {
-    clearTimeout(timer);
-  }
 }
 
 /** Registers a test. */
