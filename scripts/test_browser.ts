@@ -9,7 +9,10 @@
 //    `msw/node` is swapped for MSW's service worker (tests/browser/
 //    _msw_node.ts) and tests/_harness.ts for tests/browser/_harness.ts.
 // 2. A loopback server serves the page, the bundles and MSW's worker; real
-//    loopback regions with CORS answer tests/browser/cors.ts.
+//    loopback regions with CORS answer tests/browser/cors.ts, and two more
+//    origins (tests/browser/_redirect_server.ts) serve its redirect tests:
+//    an endpoint that redirects and a target that records what reaches it,
+//    read by the page through `__redirectLog()`.
 // 3. playwright-core drives Debian's Chromium (/usr/bin/chromium, or
 //    $CHROMIUM) headless; the page reports each result back.
 //
@@ -26,6 +29,7 @@ import process from "node:process";
 import * as esbuild from "esbuild";
 import { chromium } from "playwright-core";
 import { serveRegions } from "../tests/_loopback_regions.ts";
+import { serveRedirects } from "../tests/browser/_redirect_server.ts";
 
 // Run from the copy in dist/matrix (where `ky-failover` is the installed npm
 // package), or in place; either way the repository is the nearest folder
@@ -181,11 +185,13 @@ const urls = {
   ...Object.fromEntries(regions.regions.map((r) => [r.name, r.url])),
   closed: `http://127.0.0.1:${closedPort}/v1`,
 };
+const redirects = await serveRedirects();
 
 const page = `<!doctype html>
 <meta charset="utf-8">
 <title>ky-failover browser suite</title>
-<script>globalThis.__REGIONS__ = ${JSON.stringify(urls)};</script>
+<script>globalThis.__REGIONS__ = ${JSON.stringify(urls)};
+globalThis.__REDIRECTS__ = ${JSON.stringify(redirects.urls)};</script>
 <script type="importmap">{ "imports": { "ky-failover": "/ky-failover.min.js" } }</script>
 <script type="module" src="/tests.js"></script>
 `;
@@ -250,6 +256,7 @@ try {
       resolve(all);
     });
   });
+  await tab.exposeFunction("__redirectLog", () => redirects.log());
   await tab.exposeFunction("__report", (r: Result) => {
     const line = `${r.ok ? "ok" : "FAILED"} ${r.file} > ${r.name} (${
       Math.round(r.ms)
@@ -264,6 +271,7 @@ try {
   await context.close();
   await rm(profile, { recursive: true, force: true });
   await regions.close();
+  await redirects.close();
   site.closeAllConnections();
   await new Promise((resolve) => site.close(resolve));
 }

@@ -233,7 +233,10 @@ test("with periodic checks on, a healthCheck: false endpoint recovers from an op
       (name) => name === "noprobe" ? { healthCheck: false } : {},
     ),
     strategy: "priority",
-    healthCheck: { interval: 1_000, jitter: 0 },
+    // A probe timeout longer than any advance below: the 5 s advance would
+    // otherwise fire plain's first probe and its timeout in one go, failing
+    // a probe that simply had no turn to be answered.
+    healthCheck: { interval: 1_000, jitter: 0, timeout: 60_000 },
     breaker: { failureThreshold: 1, cooldown: 5_000 },
   });
   using _ = api;

@@ -2,15 +2,22 @@
 // origins (other ports of 127.0.0.1), through the browser's own fetch, CORS
 // preflights and CORS-filtered headers included. The runner
 // (scripts/test_browser.ts) starts the regions, each in a fixed mode, and
-// hands their URLs to the page as `globalThis.__REGIONS__`.
+// hands their URLs to the page as `globalThis.__REGIONS__`; the redirect
+// tests' endpoints (tests/browser/_redirect_server.ts) come as
+// `globalThis.__REDIRECTS__`, and `__redirectLog()` returns what each of
+// their servers received.
 
 import { assert, test } from "../_harness.ts";
+import { walk } from "../_walk.ts";
 import {
   createFailover,
   type FailoverEvent,
   type FailoverOptions,
   isAttemptTimeoutError,
+  isFailoverError,
+  isRedirectError,
 } from "ky-failover";
+import type { RedirectLog } from "./_redirect_server.ts";
 
 /** The loopback regions and how each behaves (see the runner). */
 export type RegionName =
@@ -163,4 +170,206 @@ test("browser: the caller's abort stops a hanging call at once", async () => {
   controller.abort(reason);
   assert.equal(await call, reason);
   assert.equal(api.status()[0].inFlight, 0);
+});
+
+// ---------------------------------------------------------------- redirects
+// Chromium answers `redirect: "manual"` with an opaque redirect when the
+// 3xx carries CORS headers (a RedirectError, status 0) and fails the fetch
+// when it does not (TypeError) — either way nothing may reach the target.
+
+type RedirectKey = "307-cors" | "302-cors" | "307-bare" | "302-bare";
+
+function redirectLog(): Promise<RedirectLog> {
+  const page = globalThis as { __redirectLog?: () => Promise<RedirectLog> };
+  if (!page.__redirectLog) throw new Error("no __redirectLog on the page");
+  return page.__redirectLog();
+}
+
+async function redirectFailsOver(key: RedirectKey): Promise<void> {
+  const redirects =
+    (globalThis as { __REDIRECTS__?: Record<RedirectKey, string> })
+      .__REDIRECTS__;
+  if (!redirects) throw new Error("no __REDIRECTS__ on the page");
+  const name = `redirect-${key}`;
+  const before = await redirectLog();
+  const events: FailoverEvent[] = [];
+  using api = createFailover({
+    endpoints: [
+      { name, url: redirects[key], apiKey: "sk-redirected", priority: 1 },
+      { name: "ok", url: url("ok"), apiKey: "sk-ok", priority: 2 },
+    ],
+    onEvent: (e) => events.push(e),
+    timeout: 5_000,
+  });
+  const response = await api.fetch("chat/completions", {
+    method: "POST",
+    headers: { "content-type": "application/json" },
+    body: JSON.stringify({ model: "gpt-4.1", messages: [] }),
+  });
+  const after = await redirectLog();
+  const onA = after.a.slice(before.a.length);
+  const onB = after.b.slice(before.b.length);
+  assert.equal(
+    JSON.stringify(onB),
+    "[]",
+    `the redirect target must receive nothing (preflights included); it got ${
+      JSON.stringify(onB)
+    }`,
+  );
+  assert.ok(
+    onA.some((r) => r.method === "POST" && r.path.startsWith(`/${key}/`)),
+    `the endpoint got the POST it redirects: ${JSON.stringify(onA)}`,
+  );
+  assert.equal(response.status, 200);
+  const reply = await response.json();
+  assert.equal(reply.choices[0].message.content, "hello from ok");
+  const attempts = events.filter((e) => e.type === "attempt");
+  assert.deepEqual(
+    attempts.map((e) => e.type === "attempt" && e.endpoint),
+    [name, "ok"],
+  );
+  const first = attempts[0].type === "attempt" ? attempts[0] : undefined;
+  assert.equal(first?.status, undefined);
+  const error = first?.error;
+  if (key.endsWith("-cors")) {
+    assert.ok(isRedirectError(error), `a RedirectError, got ${error}`);
+    assert.equal(error.endpoint, name);
+    assert.equal(error.status, 0);
+    assert.equal(error.location, undefined);
+    assert.ok(error.message.startsWith(`${name} redirected to `));
+  } else {
+    // Without CORS headers on the 3xx, Chromium fails the fetch itself.
+    assert.ok(
+      error instanceof TypeError && !isRedirectError(error),
+      `a TypeError, got ${error}`,
+    );
+  }
+  assert.equal(api.status()[0].failures, 1);
+}
+
+test("browser: a 307 to another origin, with CORS on the 3xx, reaches nothing there, is a RedirectError and fails over", () =>
+  redirectFailsOver("307-cors"));
+
+test("browser: a 302 to another origin, with CORS on the 3xx, reaches nothing there, is a RedirectError and fails over", () =>
+  redirectFailsOver("302-cors"));
+
+test("browser: a 307 to another origin, without CORS on the 3xx, reaches nothing there and fails over", () =>
+  redirectFailsOver("307-bare"));
+
+test("browser: a 302 to another origin, without CORS on the 3xx, reaches nothing there and fails over", () =>
+  redirectFailsOver("302-bare"));
+
+// ------------------------------------------------------------ query secrets
+
+const QUERY_SECRET = "SECRET-QUERY-KEY";
+
+/** Every text a caller could get from `value`, errors opened up. */
+function texts(value: unknown): string[] {
+  const open = (_key: string, v: unknown) =>
+    v instanceof Error
+      ? {
+        ...v,
+        name: v.name,
+        message: v.message,
+        stack: v.stack,
+        cause: v.cause,
+      }
+      : v;
+  return [
+    String(value),
+    JSON.stringify(value) ?? "",
+    JSON.stringify(value, open) ?? "",
+    ...walk(value).texts.map((t) => t.text),
+  ];
+}
+
+function assertNoQuerySecret(label: string, value: unknown): void {
+  const leaks = texts(value).filter((t) => t.includes(QUERY_SECRET));
+  assert.equal(leaks.length, 0, `${label} holds the query key`);
+}
+
+test("browser: an endpoint's ?api-key= stays out of the Response, the events and status()", async () => {
+  const events: FailoverEvent[] = [];
+  using api = createFailover({
+    endpoints: [{
+      name: "keyed",
+      url: `${url("ok")}?api-key=${QUERY_SECRET}`,
+      apiKey: "sk-keyed",
+    }],
+    onEvent: (e) => events.push(e),
+    timeout: 5_000,
+  });
+  const response = await api.fetch("chat/completions", {
+    method: "POST",
+    headers: { "content-type": "application/json" },
+    body: JSON.stringify({ model: "gpt-4.1", messages: [] }),
+  });
+  assert.equal(response.status, 200);
+  assert.equal(response.url, `${url("ok")}/chat/completions`);
+  assertNoQuerySecret("the Response", response);
+  assertNoQuerySecret("response.clone()", response.clone());
+  assert.equal(
+    (await response.json()).choices[0].message.content,
+    "hello from ok",
+  );
+  assert.ok(events.length > 0);
+  for (const event of events) assertNoQuerySecret(`${event.type} event`, event);
+  assertNoQuerySecret("status()", api.status());
+});
+
+test("browser: a refused port's FailoverError holds no ?api-key=", async () => {
+  // Chromium's own "Failed to fetch" names no URL; the second fetch names
+  // it in its error as Deno's does, so the library's scrubbing is what
+  // keeps the key out.
+  let sentTo = "";
+  const namingFetch: typeof fetch = async (input, init) => {
+    sentTo = String(input instanceof Request ? input.url : input);
+    try {
+      return await fetch(input, init);
+    } catch (cause) {
+      throw new TypeError(
+        `error sending request for url (${sentTo}): ${cause}`,
+        { cause },
+      );
+    }
+  };
+  for (
+    const [label, fetchImpl] of [["Chromium's fetch", fetch], [
+      "a fetch naming the URL",
+      namingFetch,
+    ]] as const
+  ) {
+    const events: FailoverEvent[] = [];
+    using api = createFailover({
+      endpoints: [{
+        name: "keyed-closed",
+        url: `${url("closed")}?api-key=${QUERY_SECRET}`,
+        apiKey: "sk-keyed",
+      }],
+      onEvent: (e) => events.push(e),
+      timeout: 5_000,
+      fetch: fetchImpl,
+    });
+    const error = await api.fetch("chat/completions", {
+      method: "POST",
+      body: "{}",
+    }).then(() => assert.fail(`${label}: expected a rejection`), (e) => e);
+    assert.ok(
+      isFailoverError(error),
+      `${label}: a FailoverError, got ${error}`,
+    );
+    assert.ok(error.attempts.length >= 1);
+    assertNoQuerySecret(`${label}: its message`, error.message);
+    assertNoQuerySecret(`${label}: its cause`, error.cause);
+    assertNoQuerySecret(
+      `${label}: JSON of its attempts`,
+      JSON.stringify(error.attempts),
+    );
+    assertNoQuerySecret(`${label}: the FailoverError`, error);
+    for (const event of events) {
+      assertNoQuerySecret(`${label}: ${event.type} event`, event);
+    }
+    assertNoQuerySecret(`${label}: status()`, api.status());
+  }
+  assert.ok(sentTo.includes(QUERY_SECRET), "the request carried the key");
 });
