@@ -27,7 +27,14 @@
  */
 
 export { createFailover } from "./src/failover.ts";
-export type { Failover, FetchFunction } from "./src/failover.ts";
+export type { Failover, FetchFunction, PoolFetch } from "./src/failover.ts";
+export { aiSdkOptions, langChainOptions, openAIOptions } from "./src/sdk.ts";
+export type {
+  AiSdkOptions,
+  LangChainOptions,
+  OpenAIOptions,
+  SdkPool,
+} from "./src/sdk.ts";
 export { systemClock } from "./src/clock.ts";
 export {
   AttemptTimeoutError,

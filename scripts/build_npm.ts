@@ -129,6 +129,47 @@ async function* walk(dir: string): AsyncGenerator<string> {
   }
 }
 
+// ------------------------------------------- declarations, without our lib
+// The sources compile with esnext.disposable and dom.iterable; the shipped
+// declarations must not need them, nor anything a user's lib may lack
+// (Symbol.dispose from esnext, ErrorOptions from es2022 …). Check them alone
+// under es2020 + dom (what TypeScript 5.9's defaults with Node's types come
+// to), no runtime types, strict + exactOptionalPropertyTypes; only our files
+// count. scripts/test_types.sh then checks the packed package in users'
+// setups (TypeScript 5 and 7; browsers, Node, Bun).
+{
+  const check = ts.createProgram(
+    entries.map((e) => path(`${ESM}/${e.file.replace(/\.ts$/, ".d.ts")}`)),
+    {
+      target: ts.ScriptTarget.ES2020,
+      module: ts.ModuleKind.ESNext,
+      moduleResolution: ts.ModuleResolutionKind.Bundler,
+      lib: ["lib.es2020.d.ts", "lib.dom.d.ts"],
+      types: [],
+      strict: true,
+      exactOptionalPropertyTypes: true,
+      noEmit: true,
+    },
+  );
+  const problems = check.getSourceFiles()
+    .filter((file) => file.fileName.startsWith(path(ESM)))
+    .flatMap((file) => [
+      ...check.getSyntacticDiagnostics(file),
+      ...check.getSemanticDiagnostics(file),
+    ]);
+  if (problems.length > 0) {
+    console.error(
+      "npm: the declarations need more than lib es2020 + dom:\n" +
+        ts.formatDiagnostics(problems, {
+          getCanonicalFileName: (f) => f,
+          getCurrentDirectory: () => path("."),
+          getNewLine: () => "\n",
+        }),
+    );
+    Deno.exit(1);
+  }
+}
+
 // ------------------------------------------------------------- package.json
 const exportsMap: Record<string, unknown> = {};
 for (const { subpath, file } of entries) {

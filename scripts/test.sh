@@ -69,6 +69,8 @@ step "publint $tarball"
 publint run --strict "$tarball"
 step "attw $tarball (ESM-only by design: CommonJS require of ESM ignored)"
 attw "$tarball" --ignore-rules cjs-resolves-to-esm --no-color
+step "types: $tarball under TypeScript 5.9 and 7 in fresh projects (scripts/test_types.sh)"
+bash scripts/test_types.sh
 step "browser bundle (scripts/bundle.ts)"
 deno run --allow-read --allow-write --allow-env --allow-run scripts/bundle.ts
 

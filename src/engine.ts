@@ -219,8 +219,29 @@ export function createEngine(options: ResolvedOptions): Engine {
 
   const loop: Loop = { pool, chain, succeed, finish };
 
+  /** Whether an SDK retrying on top of the pool was reported (once). */
+  let sdkRetriesWarned = false;
+
   async function run(request: CallRequest): Promise<Response> {
     if (closed) throw new ClosedError();
+    // The OpenAI SDK (and SDKs built like it) numbers its own retries.
+    if (
+      !sdkRetriesWarned && pool.listening &&
+      Number(request.headers["x-stainless-retry-count"]) > 0
+    ) {
+      sdkRetriesWarned = true;
+      pool.emit({
+        type: "warning",
+        code: "sdk-retries",
+        message: "an SDK is retrying on top of the pool " +
+          "(x-stainless-retry-count > 0): each retry repeats a whole " +
+          `failover round of up to ${maxAttempts} attempts — with the ` +
+          `default maxRetries: 2, a call that fails everywhere costs up to ` +
+          `${3 * maxAttempts} requests instead of ${maxAttempts}, plus the ` +
+          "SDK's backoff, which totalTimeout does not bound. Set " +
+          "maxRetries: 0 on the client (openAIOptions(api) does).",
+      });
+    }
     const callerSignal = request.signal;
     if (callerSignal?.aborted) throw callerSignal.reason;
     const now = clock.now();

@@ -30,8 +30,12 @@ function hasBrand(value: unknown, name?: string): boolean {
  * ```
  */
 export class KyFailoverError extends Error {
-  /** Creates an error; `options.cause` keeps the underlying error. */
-  constructor(message: string, options?: ErrorOptions) {
+  /**
+   * Creates an error; `options.cause` keeps the underlying error. (The
+   * options are typed here rather than as the lib's `ErrorOptions`, which
+   * projects without the es2022 lib do not have.)
+   */
+  constructor(message: string, options?: { cause?: unknown }) {
     super(message, options);
     this.name = "KyFailoverError";
     Object.defineProperty(this, brand, { value: true });
@@ -77,7 +81,11 @@ export class FailoverError extends KyFailoverError {
   /** Builds the error and a message that summarises every attempt. */
   constructor(
     attempts: readonly AttemptRecord[],
-    options?: ErrorOptions & { response?: Response; reason?: string },
+    options?: {
+      cause?: unknown;
+      response?: Response | undefined;
+      reason?: string | undefined;
+    },
   ) {
     super(describeFailure(attempts, options?.reason), options);
     this.name = "FailoverError";

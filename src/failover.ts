@@ -13,12 +13,32 @@ import type { EndpointStatus, FailoverOptions } from "./types.ts";
 
 /** A standard fetch signature, as the OpenAI SDK, the AI SDK and LangChain take it. */
 export type FetchFunction = (
-  input: RequestInfo | URL,
+  input: string | URL | Request,
   init?: RequestInit,
 ) => Promise<Response>;
 
+/**
+ * The pool's `fetch`: a {@linkcode FetchFunction} with the extra members the
+ * runtime's own `fetch` type declares (Bun's `fetch.preconnect`), which it
+ * forwards to the runtime's — so it passes wherever `typeof fetch` is asked
+ * for. Elsewhere it is just a `FetchFunction`.
+ */
+export type PoolFetch =
+  & FetchFunction
+  & Pick<typeof globalThis.fetch, keyof typeof globalThis.fetch>;
+
 /** A failover pool, as returned by {@linkcode createFailover}. */
-export interface Failover {
+export interface Failover extends
+  // `[Symbol.dispose]()` (same as `close()`, for `using`) where the user's
+  // TypeScript lib knows `Symbol.dispose` (esnext.disposable, Node's or
+  // Bun's types, Deno), and no member otherwise: the declarations need no
+  // particular lib, and add nothing to the user's globals.
+  Record<
+    typeof globalThis extends
+      { Symbol: { readonly dispose: infer Dispose extends symbol } } ? Dispose
+      : never,
+    () => void
+  > {
   /**
    * A ky instance over the pool. Relative paths (`"chat/completions"`) go to
    * the picked endpoint; so do absolute URLs under any endpoint's `url`.
@@ -32,7 +52,7 @@ export interface Failover {
    * response (with a `FailoverError`), when the caller aborts (with the
    * signal's reason) or when the URL is outside the pool (`OutsidePoolError`).
    */
-  readonly fetch: FetchFunction;
+  readonly fetch: PoolFetch;
   /** A key-free snapshot of every endpoint, in configuration order. */
   status(): EndpointStatus[];
   /**
@@ -43,8 +63,6 @@ export interface Failover {
   checkHealth(): Promise<EndpointStatus[]>;
   /** Aborts pending calls (with `ClosedError`) and stops every timer. Idempotent. */
   close(): void;
-  /** Same as `close()`, for `using`. */
-  [Symbol.dispose](): void;
 }
 
 /**
@@ -88,9 +106,29 @@ export function createFailover(options: FailoverOptions): Failover {
   const resolved = resolveOptions(options);
   checkKyOptions(resolved.kyOptions);
   const engine = createEngine(resolved);
-  const fetch: FetchFunction = async (input, init) =>
-    engine.run(await callRequest(engine.endpoints, input, init));
+  const fetch = withRuntimeExtras(
+    async (input, init) =>
+      engine.run(await callRequest(engine.endpoints, input, init)),
+  );
   const ky = createKy(engine, resolved.kyOptions);
+  // `apiKey: undefined` written out is most likely an unset environment
+  // variable: accepted (an endpoint may need no key), but said once, by
+  // name — a key's value is never in an event.
+  options.endpoints.forEach((e, i) => {
+    if (!("apiKey" in e) || e.apiKey !== undefined) return;
+    const name = resolved.endpoints[i].name;
+    const message = `endpoint "${name}" was given apiKey: undefined (an ` +
+      "unset environment variable?): the pool sends it no key, so it will " +
+      "likely answer 401. Set the key, or leave apiKey out for an " +
+      "endpoint that needs none.";
+    try {
+      const event = { type: "warning", code: "missing-api-key" } as const;
+      Promise.resolve(resolved.onEvent?.({ ...event, endpoint: name, message }))
+        .catch(() => {});
+    } catch {
+      // Observability never breaks construction.
+    }
+  });
   return {
     ky,
     fetch,
@@ -102,4 +140,20 @@ export function createFailover(options: FailoverOptions): Failover {
     close: () => engine.close(),
     [Symbol.dispose]: () => engine.close(),
   };
+}
+
+/**
+ * `fetch` with the runtime fetch's own function members (Bun's
+ * `preconnect`) forwarded to it, as {@linkcode PoolFetch} promises.
+ */
+function withRuntimeExtras(fetch: FetchFunction): PoolFetch {
+  const native = globalThis.fetch as unknown as Record<string, unknown>;
+  const extras: Record<string, unknown> = {};
+  for (const key of Object.keys(native)) {
+    const member = native[key];
+    if (typeof member === "function") {
+      extras[key] = (...args: unknown[]) => member.apply(native, args);
+    }
+  }
+  return Object.assign(fetch, extras) as PoolFetch;
 }

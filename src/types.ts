@@ -40,31 +40,42 @@ export interface EndpointOptions {
    * Extra headers sent to this endpoint only (e.g. `x-api-key`,
    * `api-key`, an organisation header). Treated as secret like `apiKey`.
    */
-  headers?: HeadersInit;
+  headers?: HeaderValues | undefined;
   /**
    * Tier of the endpoint; lower is preferred. Traffic stays in the best tier
    * that has an available endpoint. Default `1`.
    */
-  priority?: number;
+  priority?: number | undefined;
   /**
    * Relative share of traffic inside its tier for the `"weighted"` strategy.
    * `0` means "only when no other endpoint of the tier is available".
    * Default `1`.
    */
-  weight?: number;
+  weight?: number | undefined;
   /**
    * This endpoint's own health-check settings, over the pool's
    * {@linkcode FailoverOptions.healthCheck}: another `path` (an Azure-style
    * deployment URL has no `/models`), or `false` to never probe it — it
    * then recovers through user traffic (one half-open trial at a time).
    */
-  healthCheck?: EndpointHealthCheckOptions | false;
+  healthCheck?: EndpointHealthCheckOptions | false | undefined;
 }
+
+/**
+ * Header names and values, as `new Headers()` takes them: a `Headers`, a
+ * record, or `[name, value]` pairs. Written out rather than the DOM's
+ * `HeadersInit`, so that projects without the DOM lib compile.
+ */
+export type HeaderValues =
+  | Headers
+  | Record<string, string>
+  | readonly (readonly [string, string])[]
+  | Iterable<readonly [string, string]>;
 
 /** Per-endpoint health-check settings; see {@linkcode EndpointOptions.healthCheck}. */
 export interface EndpointHealthCheckOptions {
   /** Path probed under this endpoint's url with `GET`. Default: the pool's `healthCheck.path`. */
-  path?: string;
+  path?: string | undefined;
 }
 
 /** Circuit breaker settings; see {@linkcode FailoverOptions.breaker}. */
@@ -75,26 +86,26 @@ export interface BreakerOptions {
    * error rate would produce by chance less than once in 10,000 runs, at
    * most twice this — so random errors do not bench it.
    */
-  failureThreshold?: number;
+  failureThreshold?: number | undefined;
   /** How long an opened breaker keeps the endpoint out, in ms. Default `60_000`. */
-  cooldown?: number;
+  cooldown?: number | undefined;
   /**
    * Upper bound for the cooldown, which grows as `cooldown × times opened in a
    * row` each time a half-open probe fails. Default `300_000` (5 min).
    */
-  maxCooldown?: number;
+  maxCooldown?: number | undefined;
 }
 
 /** Active health-check settings; see {@linkcode FailoverOptions.healthCheck}. */
 export interface HealthCheckOptions {
   /** Path probed under each endpoint's url with `GET`. Default `"models"`. */
-  path?: string;
+  path?: string | undefined;
   /** Time between two probes of one endpoint, in ms. Default `30_000`. */
-  interval?: number;
+  interval?: number | undefined;
   /** Probe timeout, in ms. Default `5_000`. */
-  timeout?: number;
+  timeout?: number | undefined;
   /** Random spread of `interval`, as a fraction in [0, 1). Default `0.1`. */
-  jitter?: number;
+  jitter?: number | undefined;
 }
 
 /** Hedging settings; see {@linkcode FailoverOptions.hedge}. */
@@ -102,7 +113,7 @@ export interface HedgeOptions {
   /** How long the first attempt may go without response headers before a second one starts, in ms. */
   delay: number;
   /** Methods that may be hedged (idempotent ones). Default `["GET", "HEAD", "OPTIONS"]`. */
-  methods?: readonly string[];
+  methods?: readonly string[] | undefined;
 }
 
 /**
@@ -114,12 +125,12 @@ export interface RetryBudgetOptions {
    * Tokens an answered attempt puts back; a retry that fails takes one.
    * Failed retries stay near this many per answered attempt. Default `0.5`.
    */
-  ratio?: number;
+  ratio?: number | undefined;
   /**
    * Size of the bucket, which starts full. Retries stop while it holds
    * half of this or less. Default `10`.
    */
-  maxTokens?: number;
+  maxTokens?: number | undefined;
 }
 
 /** Settings for answers that reject an endpoint's credentials; see {@linkcode FailoverOptions.authFailure}. */
@@ -128,7 +139,7 @@ export interface AuthFailureOptions {
    * How long an endpoint whose credentials were rejected (401 / 403) stays
    * out, in ms, unless a health-check probe passes first. Default `300_000`.
    */
-  bench?: number;
+  bench?: number | undefined;
 }
 
 /** Rate-limit (429) settings; see {@linkcode FailoverOptions.rateLimit}. */
@@ -137,9 +148,9 @@ export interface RateLimitOptions {
    * How long to keep an endpoint out of rotation after a 429 that carries no
    * `retry-after-ms` / `Retry-After` header, in ms. Default `1_000`.
    */
-  fallbackDelay?: number;
+  fallbackDelay?: number | undefined;
   /** Cap on any server-provided retry delay, in ms. Default `60_000`. */
-  maxDelay?: number;
+  maxDelay?: number | undefined;
 }
 
 /**
@@ -389,6 +400,21 @@ export type FailoverEvent =
     attempts: readonly AttemptRecord[];
     error: Error;
     durationMs: number;
+  }
+  | {
+    /**
+     * The pool is used in a way that costs requests or fails calls, said
+     * once: `"sdk-retries"` — an SDK retries on top of the pool (each retry
+     * repeats a whole failover round; set its `maxRetries: 0`), once per
+     * pool; `"missing-api-key"` — an endpoint was given `apiKey: undefined`
+     * (an unset environment variable?), at construction, once per endpoint.
+     */
+    type: "warning";
+    code: "sdk-retries" | "missing-api-key";
+    /** The endpoint concerned, for `"missing-api-key"`. */
+    endpoint?: string;
+    /** What is wrong and what to do, in words. Never holds a key. */
+    message: string;
   };
 
 /**
@@ -439,15 +465,15 @@ export interface FailoverOptions {
   /** The pool. At least one endpoint; names must be unique. */
   endpoints: readonly EndpointOptions[];
   /** How to pick inside the best tier. Default `"round-robin"`. */
-  strategy?: Strategy;
+  strategy?: Strategy | undefined;
   /**
    * Per-attempt timeout, in ms, or `false`: to the response headers, and for
    * a non-streamed answer read whole inside the attempt (see `bufferLimit`)
    * to its last byte. Default `30_000`.
    */
-  timeout?: number | false;
+  timeout?: number | false | undefined;
   /** Budget for the whole call (all attempts and waits), in ms, or `false`. Default `false`. */
-  totalTimeout?: number | false;
+  totalTimeout?: number | false | undefined;
   /**
    * Longest gap between two chunks of a response body while the consumer
    * waits for one, in ms, or `false`. A stalled body ends with a
@@ -455,7 +481,7 @@ export interface FailoverOptions {
    * `60_000`; raise it (or turn it off) for reasoning models that stream
    * nothing while they think.
    */
-  streamIdleTimeout?: number | false;
+  streamIdleTimeout?: number | false | undefined;
   /**
    * Non-streamed answers (any content type but `text/event-stream` and
    * `application/x-ndjson`) up to this many bytes are read whole inside the
@@ -464,7 +490,7 @@ export interface FailoverOptions {
    * it arrives) is committed at that point and streams on as it is.
    * `false` commits every answer at its headers. Default `8_388_608` (8 MiB).
    */
-  bufferLimit?: number | false;
+  bufferLimit?: number | false | undefined;
   /**
    * Answers that reject an endpoint's own credentials (401 or 403 from an
    * endpoint with an `apiKey` or `headers`): the call fails over and the
@@ -473,18 +499,18 @@ export interface FailoverOptions {
    * is returned. `false` returns the first such answer as it is.
    * Default `{ bench: 300_000 }`.
    */
-  authFailure?: AuthFailureOptions | false;
+  authFailure?: AuthFailureOptions | false | undefined;
   /** Attempts per call, from 1 to 100. Default: the number of endpoints, at least 2 (at most 100). */
-  maxAttempts?: number;
+  maxAttempts?: number | undefined;
   /** Circuit breaker, or `false` to never bench an endpoint for failures. */
-  breaker?: BreakerOptions | false;
+  breaker?: BreakerOptions | false | undefined;
   /** How 429 answers bench an endpoint. */
-  rateLimit?: RateLimitOptions;
+  rateLimit?: RateLimitOptions | undefined;
   /**
    * Active health checks: periodic `GET {url}/models` probes with each
    * endpoint's key, or `false` (default). `checkHealth()` works either way.
    */
-  healthCheck?: HealthCheckOptions | false;
+  healthCheck?: HealthCheckOptions | false | undefined;
   /**
    * A token bucket that keeps failed retries near `ratio` per answered
    * attempt, so an outage everywhere cannot multiply traffic, at any call
@@ -493,26 +519,26 @@ export interface FailoverOptions {
    * attempt never takes one, so a dead endpoint before a healthy one costs
    * nothing. `false` turns it off. Default `{ ratio: 0.5, maxTokens: 10 }`.
    */
-  retryBudget?: RetryBudgetOptions | false;
+  retryBudget?: RetryBudgetOptions | false | undefined;
   /**
    * Opt-in hedging for idempotent requests: when an attempt has no answer
    * after `delay` ms, a second one goes to another endpoint; the first good
    * answer wins and the other is cancelled. Default `false`.
    */
-  hedge?: HedgeOptions | false;
+  hedge?: HedgeOptions | false | undefined;
   /**
    * Receives every {@linkcode FailoverEvent}. Exceptions it throws, and
    * promises it returns that reject, are ignored.
    */
-  onEvent?: (event: FailoverEvent) => unknown;
+  onEvent?: ((event: FailoverEvent) => unknown) | undefined;
   /** Extra middleware, run for each attempt just before the request is sent. */
-  middleware?: readonly Middleware[];
+  middleware?: readonly Middleware[] | undefined;
   /** Time source and timers. Default: the real clock. */
-  clock?: Clock;
+  clock?: Clock | undefined;
   /** Random source in [0, 1). Default `Math.random`. */
-  random?: () => number;
+  random?: (() => number) | undefined;
   /** The underlying fetch. Default `globalThis.fetch`. */
-  fetch?: typeof fetch;
+  fetch?: typeof fetch | undefined;
   /** Extra ky defaults for `failover.ky` (hooks, headers, `throwHttpErrors` …). */
-  kyOptions?: KyOptions;
+  kyOptions?: KyOptions | undefined;
 }
