@@ -71,6 +71,15 @@ step "attw $tarball (ESM-only by design: CommonJS require of ESM ignored)"
 attw "$tarball" --ignore-rules cjs-resolves-to-esm --no-color
 step "types: $tarball under TypeScript 5.9 and 7 in fresh projects (scripts/test_types.sh)"
 bash scripts/test_types.sh
+step "readme: every TypeScript block of README.md type-checked, the runnable ones run on loopback (scripts/test_readme.ts)"
+set +e
+deno run --allow-read --allow-write --allow-run --allow-env \
+  --allow-net=127.0.0.1 --allow-sys=hostname scripts/test_readme.ts |
+  tee "$logs/readme.log"
+[ "${PIPESTATUS[0]}" -eq 0 ] || status=1
+set -e
+readme_line="$(grep -E '^readme: [0-9]+ passed, [0-9]+ failed$' "$logs/readme.log" | tail -n 1 || true)"
+summary+=("${readme_line:-readme: 0 passed, 1 failed}")
 step "browser bundle (scripts/bundle.ts)"
 deno run --allow-read --allow-write --allow-env --allow-run scripts/bundle.ts
 

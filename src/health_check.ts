@@ -24,7 +24,9 @@
  *   breaker); the failure also counts toward the breaker's
  *   `failureThreshold` like a failed request. A 429 only benches, as a
  *   rate limit.
- * - `close()` stops every timer and aborts probes in flight.
+ * - The wait for the next probe is unref'd where the runtime allows it
+ *   (Node, Bun): periodic checks never keep a process alive on their own.
+ *   `close()` stops every timer and aborts probes in flight.
  *
  * @module
  */
@@ -89,18 +91,19 @@ export function startHealthChecks(
     const existing = timers.get(endpoint);
     if (existing !== undefined) clock.clearTimeout(existing);
     due.set(endpoint, clock.now() + Math.max(0, delay));
-    timers.set(
-      endpoint,
-      clock.setTimeout(() => {
-        timers.delete(endpoint);
-        due.delete(endpoint);
-        void probe(endpoint).then(() => {
-          if (!timers.has(endpoint)) {
-            schedule(endpoint, spread(settings.interval));
-          }
-        });
-      }, Math.max(0, delay)),
-    );
+    const handle = clock.setTimeout(() => {
+      timers.delete(endpoint);
+      due.delete(endpoint);
+      void probe(endpoint).then(() => {
+        if (!timers.has(endpoint)) {
+          schedule(endpoint, spread(settings.interval));
+        }
+      });
+    }, Math.max(0, delay));
+    // Background work: where the runtime allows it (Node, Bun), the wait
+    // for the next probe never keeps a process alive on its own.
+    (handle as { unref?: () => unknown } | undefined)?.unref?.();
+    timers.set(endpoint, handle);
   }
 
   /**
