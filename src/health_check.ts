@@ -25,7 +25,7 @@
  *   `failureThreshold` like a failed request. A 429 only benches, as a
  *   rate limit.
  * - The wait for the next probe is unref'd where the runtime allows it
- *   (Node, Bun): periodic checks never keep a process alive on their own.
+ *   (Node, Deno, Bun): periodic checks never keep a process alive alone.
  *   `close()` stops every timer and aborts probes in flight.
  *
  * @module
@@ -100,8 +100,8 @@ export function startHealthChecks(
         }
       });
     }, Math.max(0, delay));
-    // Background work: where the runtime allows it (Node, Bun), the wait
-    // for the next probe never keeps a process alive on its own.
+    // Background work: where the runtime allows it (Node, Deno, Bun), the
+    // wait for the next probe never keeps a process alive on its own.
     (handle as { unref?: () => unknown } | undefined)?.unref?.();
     timers.set(endpoint, handle);
   }
