@@ -6,6 +6,7 @@
 // says so.
 
 import { assert, bounded, test } from "./_harness.ts";
+import { ManualClock } from "./_manual_clock.ts";
 import { tieredPool } from "./_pool.ts";
 import { endpointsFor, mockRegions, type Mode } from "./_msw_regions.ts";
 import { type FailoverEvent, isFailoverError } from "ky-failover";
@@ -489,4 +490,20 @@ test('every attempt timed out: "every endpoint timed out after 500 ms", and an a
   assert.equal(event.timeoutMs, 500);
   assert.deepEqual(event.endpoints, NAMES);
   assert.match(event.message, /every endpoint timed out after 500 ms/);
+});
+
+test("periodic checks never keep a process alive: the wait for each next probe is unref'd", async () => {
+  // Node-style handles (ref / unref), as Node, Deno and Bun return them.
+  const clock = new ManualClock({ refable: true });
+  const { api, seen } = tieredPool(["primary", "hk"], {
+    clock,
+    healthCheck: { interval: 10_000, jitter: 0 },
+  });
+  using _ = api;
+  using _regions = mockRegions(["primary", "hk"], clock);
+  assert.deepEqual([clock.pending, clock.unrefd], [2, 2], "the first probes");
+  clock.advance(0);
+  await within("the first probes", seen((e) => e.type === "health-check", 2));
+  await within("the next probes' waits", clock.scheduled(10_000, 2));
+  assert.deepEqual([clock.pending, clock.unrefd], [2, 2], "the next probes");
 });
