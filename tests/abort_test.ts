@@ -1,7 +1,8 @@
 // Cancellation and time budgets: the caller's AbortSignal, totalTimeout and
 // close() stop a call and everything pending in it at once.
 
-import { assert, test } from "./_harness.ts";
+import { assert, bounded, test } from "./_harness.ts";
+import { attemptSignals, later, turns } from "./_observe.ts";
 import { tieredPool } from "./_pool.ts";
 import { mockRegions } from "./_msw_regions.ts";
 import {
@@ -18,20 +19,36 @@ function setup(extra: Partial<FailoverOptions> = {}) {
 }
 
 test("the caller's abort cancels the pending attempt at once and rejects with its reason", async () => {
-  const { api, clock, events } = setup();
+  const seen = attemptSignals();
+  const { api, clock, events } = setup({ middleware: [seen.middleware] });
   using _ = api;
   using regions = mockRegions(NAMES, clock);
   regions.set("primary", "hang");
   const controller = new AbortController();
-  const call = api.fetch("chat/completions", {
+  const call = later(api.fetch("chat/completions", {
     method: "POST",
     body: "{}",
     signal: controller.signal,
-  });
-  await regions.received("primary", 1);
+  }));
+  await bounded(
+    "primary gets the call",
+    5_000,
+    () => regions.received("primary", 1),
+  );
   const reason = new Error("user navigated away");
   controller.abort(reason);
-  const error = await call.then(() => undefined, (e) => e);
+  const [pending] = seen.attempts;
+  assert.equal(
+    pending.signal.aborted,
+    true,
+    "the attempt is cancelled at once",
+  );
+  assert.equal(pending.signal.reason, reason);
+  const error = await bounded(
+    "the aborted call",
+    5_000,
+    () => call.then(() => undefined, (e) => e),
+  );
   assert.equal(error, reason);
   assert.deepEqual(
     regions.counts(),
@@ -65,9 +82,13 @@ test("the caller's abort also works through ky, and an aborted signal sends noth
     () => undefined,
     (e) => e,
   );
-  await regions.received("primary", 1);
+  await bounded(
+    "primary gets the call",
+    5_000,
+    () => regions.received("primary", 1),
+  );
   controller.abort(new Error("stop"));
-  const viaKy = await call;
+  const viaKy = await bounded("the aborted call", 5_000, () => call);
   assert.equal(viaKy.message, "stop");
   assert.deepEqual(regions.counts(), { primary: 1, hk: 0, sg: 0 });
 });
@@ -84,9 +105,17 @@ test("an abort during a rate-limit wait cancels the wait", async () => {
     () => undefined,
     (e) => e,
   );
-  await clock.scheduled(5_000);
+  await bounded(
+    "the wait for the rate limit",
+    5_000,
+    () => clock.scheduled(5_000),
+  );
   controller.abort(new Error("bored"));
-  assert.equal((await call).message, "bored");
+  assert.equal(clock.pending, 0, "the wait's timer is cleared at once");
+  const error = await bounded("the aborted call", 5_000, () => call);
+  assert.equal(error.message, "bored");
+  await turns();
+  assert.deepEqual(regions.counts(), { primary: 1, hk: 1, sg: 1 });
   assert.equal(clock.pending, 0);
 });
 
@@ -118,9 +147,13 @@ test("totalTimeout bounds the whole call: attempts and waits", async () => {
   regions.set("primary", "hang");
   regions.set("hk", "hang");
   const call = api.ky.get("models").then(() => undefined, (e) => e);
-  await regions.received("primary", 1);
+  await bounded(
+    "primary gets request 1",
+    5_000,
+    () => regions.received("primary", 1),
+  );
   clock.advance(4_000);
-  await regions.received("hk", 1);
+  await bounded("hk gets request 1", 5_000, () => regions.received("hk", 1));
   clock.advance(2_000);
   const error = await call;
   assert.ok(isFailoverError(error));
@@ -143,7 +176,11 @@ test("close() aborts pending calls, rejects new ones and leaves no timer", async
   using regions = mockRegions(NAMES, clock);
   regions.set("primary", "hang");
   const call = api.fetch("models").then(() => undefined, (e) => e);
-  await regions.received("primary", 1);
+  await bounded(
+    "primary gets request 1",
+    5_000,
+    () => regions.received("primary", 1),
+  );
   assert.equal(clock.pending, 2, "attempt timer and total timer");
   api.close();
   assert.ok(isClosedError(await call));

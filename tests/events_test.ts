@@ -140,12 +140,12 @@ test("user middleware runs per attempt with the picked endpoint, before the requ
   const log: string[] = [];
   const tag: Middleware = async (ctx: AttemptContext, next) => {
     ctx.headers.set("x-attempt", String(ctx.attempt));
-    assert.equal(
-      ctx.headers.get("authorization"),
-      null,
-      "middleware never sees a key",
+    log.push(
+      `before ${ctx.endpoint?.name} ${ctx.method} ${ctx.path} ` +
+        `auth=${ctx.headers.get("authorization")} trace=${
+          ctx.headers.get("x-trace")
+        }`,
     );
-    log.push(`before ${ctx.endpoint?.name} ${ctx.method} ${ctx.path}`);
     await next();
     log.push(
       `after ${ctx.endpoint?.name} ${ctx.response?.status ?? "no response"}`,
@@ -157,12 +157,16 @@ test("user middleware runs per attempt with the picked endpoint, before the requ
     endpoints: endpointsFor(NAMES, (_, i) => ({ priority: i + 1 })),
     middleware: [tag],
   });
-  const response = await api.fetch("models");
+  // The caller's own credentials are dropped before any middleware runs,
+  // and the endpoint's are added after the last: a middleware sees neither.
+  const response = await api.fetch("models", {
+    headers: { authorization: "Bearer sdk-key", "x-trace": "t1" },
+  });
   await response.body?.cancel();
   assert.deepEqual(log, [
-    "before primary GET /models",
+    "before primary GET /models auth=null trace=t1",
     "after primary 502",
-    "before hk GET /models",
+    "before hk GET /models auth=null trace=t1",
     "after hk 200",
   ]);
   assert.equal(

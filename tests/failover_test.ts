@@ -1,11 +1,14 @@
 // Which failures move a call to another endpoint, and which do not.
 
-import { assert, test } from "./_harness.ts";
+import { assert, bounded, test } from "./_harness.ts";
 import { ManualClock } from "./_manual_clock.ts";
+import { attemptSignals, later, turns } from "./_observe.ts";
 import { endpointsFor, mockRegions } from "./_msw_regions.ts";
 import {
+  type AttemptContext,
   createFailover,
   type FailoverEvent,
+  type FailoverOptions,
   isAttemptTimeoutError,
   isFailoverError,
   isOutsidePoolError,
@@ -23,36 +26,57 @@ function pool(clock = new ManualClock(), extra = {}) {
   });
 }
 
+// Each result that fails over, and what it does to the endpoint's health:
+// 408 and every 5xx count as failures (501 and 505 too, not only the
+// common ones); a 429 benches the endpoint but is no failure.
 for (
-  const [label, mode] of [
-    ["network error", "error"],
-    ["500", { status: 500 }],
-    ["502", { status: 502 }],
-    ["503", { status: 503 }],
-    ["504", { status: 504 }],
-    ["408", { status: 408 }],
-    ["429", { status: 429 }],
+  const [label, mode, failure] of [
+    ["network error", "error", true],
+    ["500", { status: 500 }, true],
+    ["501", { status: 501 }, true],
+    ["502", { status: 502 }, true],
+    ["503", { status: 503 }, true],
+    ["504", { status: 504 }, true],
+    ["505", { status: 505 }, true],
+    ["408", { status: 408 }, true],
+    ["429", { status: 429 }, false],
   ] as const
 ) {
-  test(`a ${label} on the primary fails over to the next region`, async () => {
-    using regions = mockRegions(NAMES);
-    regions.set("primary", mode);
-    using api = pool();
-    const reply = await api.ky.post("chat/completions", { json: chat }).json<
-      { region: string; echo: unknown }
-    >();
-    assert.equal(reply.region, "hk");
-    assert.deepEqual(reply.echo, chat);
-    assert.deepEqual(regions.counts(), { primary: 1, hk: 1, sg: 0 });
-  });
+  test(
+    `a ${label} on the primary fails over to the next region${
+      failure ? " and counts as a failure" : ", without counting as a failure"
+    }`,
+    async () => {
+      using regions = mockRegions(NAMES);
+      regions.set("primary", mode);
+      using api = pool();
+      const reply = await api.ky.post("chat/completions", { json: chat }).json<
+        { region: string; echo: unknown }
+      >();
+      assert.equal(reply.region, "hk");
+      assert.deepEqual(reply.echo, chat);
+      assert.deepEqual(regions.counts(), { primary: 1, hk: 1, sg: 0 });
+      const primary = api.status()[0];
+      assert.equal(primary.failures, failure ? 1 : 0, "failures");
+      assert.equal(primary.consecutiveFailures, failure ? 1 : 0, "run");
+      assert.equal(primary.state, failure ? "healthy" : "rate-limited");
+    },
+  );
 }
 
 // 401 and 403 from an endpoint's own key fail over: endpoint_faults_test.ts.
-for (const status of [400, 404, 409, 413, 422]) {
-  test(`a ${status} is returned at once and does not count against health`, async () => {
+for (const status of [400, 404, 409, 413, 422, 451]) {
+  test(`a ${status} is returned at once and counts as an answer, not a failure`, async () => {
     using regions = mockRegions(NAMES);
-    regions.set("primary", { status });
     using api = pool();
+    // A failure first, so that the answer has a run of failures to end.
+    regions.set("primary", { status: 500 });
+    await (await api.fetch("models")).body?.cancel();
+    assert.equal(api.status()[0].consecutiveFailures, 1);
+    regions.get("primary").reset();
+    regions.get("hk").reset();
+
+    regions.set("primary", { status });
     const response = await api.fetch("chat/completions", {
       method: "POST",
       body: JSON.stringify(chat),
@@ -61,8 +85,8 @@ for (const status of [400, 404, 409, 413, 422]) {
     await response.body?.cancel();
     assert.deepEqual(regions.counts(), { primary: 1, hk: 0, sg: 0 });
     const primary = api.status()[0];
-    assert.equal(primary.failures, 0);
-    assert.equal(primary.consecutiveFailures, 0);
+    assert.equal(primary.failures, 1, "only the 500 was a failure");
+    assert.equal(primary.consecutiveFailures, 0, "the answer ended the run");
     assert.equal(primary.state, "healthy");
 
     const error = await api.ky.post("chat/completions", { json: chat }).then(
@@ -76,20 +100,60 @@ for (const status of [400, 404, 409, 413, 422]) {
   });
 }
 
-test("a hanging primary is abandoned after the per-attempt timeout", async () => {
+test("a 3xx without a Location is returned as it is and counts as an answer", async () => {
+  const events: FailoverEvent[] = [];
+  using regions = mockRegions(NAMES);
+  using api = pool(new ManualClock(), {
+    onEvent: (e: FailoverEvent) => events.push(e),
+  });
+  regions.set("primary", { status: 500 });
+  await (await api.fetch("models")).body?.cancel();
+  regions.set("primary", { status: 300, body: { choices: ["a", "b"] } });
+  const response = await api.fetch("models");
+  assert.equal(response.status, 300);
+  assert.deepEqual(await response.json(), { choices: ["a", "b"] });
+  assert.deepEqual(regions.counts(), { primary: 2, hk: 1, sg: 0 });
+  assert.equal(api.status()[0].consecutiveFailures, 0, "it ended the run");
+  const attempt = events.findLast((e) => e.type === "attempt");
+  assert.ok(attempt?.type === "attempt");
+  assert.deepEqual(
+    [attempt.endpoint, attempt.status, attempt.outcome],
+    ["primary", 300, "success"],
+  );
+  // Through ky: a 300 is not `ok`, so it is ky's own HTTPError for that
+  // answer — not a FailoverError, and no failover.
+  const error = await api.ky.get("models").then(() => undefined, (e) => e);
+  assert.ok(isHTTPError(error), String(error));
+  assert.equal(error.response.status, 300);
+  assert.deepEqual(regions.counts(), { primary: 3, hk: 1, sg: 0 });
+});
+
+test("a hanging primary is abandoned after the per-attempt timeout, not a millisecond sooner", async () => {
   const clock = new ManualClock();
   using regions = mockRegions(NAMES, clock);
   regions.set("primary", "hang");
   const events: FailoverEvent[] = [];
+  const seen = attemptSignals();
   using api = pool(clock, {
     timeout: 5_000,
     onEvent: (e: FailoverEvent) => events.push(e),
+    middleware: [seen.middleware],
   });
-  const call = api.fetch("https://primary.example.ai/v1/models");
-  await regions.received("primary", 1);
+  const call = later(api.fetch("https://primary.example.ai/v1/models"));
+  await bounded(
+    "primary gets the call",
+    5_000,
+    () => regions.received("primary", 1),
+  );
+  const [first] = seen.attempts;
+  assert.deepEqual(clock.delays, [5_000], "one timer: the attempt's timeout");
   clock.advance(4_999);
-  assert.equal(regions.get("hk").received.length, 0, "not before the timeout");
+  assert.equal(first.signal.aborted, false, "not aborted 1 ms early");
+  await turns();
+  assert.equal(api.status()[1].requests, 0, "no failover before the timeout");
   clock.advance(1);
+  assert.equal(first.signal.aborted, true, "aborted at 5000 ms exactly");
+  assert.ok(isAttemptTimeoutError(first.signal.reason));
   const response = await call;
   assert.equal(((await response.json()) as { region: string }).region, "hk");
   const attempt = events.find((e) =>
@@ -107,8 +171,12 @@ test("a slow answer within the timeout is waited for", async () => {
   using regions = mockRegions(NAMES, clock);
   regions.set("primary", { slow: 2_000 });
   using api = pool(clock, { timeout: 5_000 });
-  const call = api.fetch("models");
-  await regions.received("primary", 1);
+  const call = later(api.fetch("models"));
+  await bounded(
+    "primary gets request 1",
+    5_000,
+    () => regions.received("primary", 1),
+  );
   clock.advance(2_000);
   const response = await call;
   assert.equal(
@@ -158,7 +226,11 @@ test("every region down: ky rejects with a FailoverError listing each attempt", 
     ["sg", 502],
   ]);
   assert.ok(error.attempts[0].error instanceof TypeError);
-  assert.ok(error.attempts.every((a) => typeof a.durationMs === "number"));
+  assert.deepEqual(
+    error.attempts.map((a) => a.durationMs),
+    [0, 0, 0],
+    "measured on the pool's clock, which did not move",
+  );
   assert.equal(error.response?.status, 502);
   assert.ok(
     isHTTPError(error.cause),
@@ -275,11 +347,9 @@ test("caller headers arrive as Headers would send them: repeated names combined,
   assert.equal(regions.get("primary").received.length, 1, "nothing sent");
 });
 
-test("each endpoint receives only its own key; caller credentials never leave", async () => {
-  using regions = mockRegions(NAMES);
-  regions.set("primary", { status: 500 });
-  regions.set("hk", "error");
-  using api = createFailover({
+/** Three endpoints, each with credentials of its own kind (and `x-org`). */
+function credentialPool(extra: Partial<FailoverOptions> = {}) {
+  return createFailover({
     endpoints: [
       {
         name: "primary",
@@ -291,6 +361,7 @@ test("each endpoint receives only its own key; caller credentials never leave", 
         name: "hk",
         url: "https://hk.example.ai/v1",
         apiKey: "sk-hk",
+        headers: { "X-Org": "org-hk" },
         priority: 2,
       },
       {
@@ -300,32 +371,75 @@ test("each endpoint receives only its own key; caller credentials never leave", 
         priority: 3,
       },
     ],
+    ...extra,
   });
-  const response = await api.fetch("https://primary.example.ai/v1/models", {
-    headers: {
-      authorization: "Bearer sdk-key",
-      "x-api-key": "sdk-x",
-      "x-trace": "1",
-    },
+}
+
+/** Every credential header an SDK may set, in mixed case. */
+const CALLER_CREDENTIALS = {
+  Authorization: "Bearer sdk-key",
+  "api-key": "sdk-azure",
+  "X-Api-Key": "sdk-x",
+  "x-goog-api-key": "sdk-goog",
+};
+
+for (
+  const [label, middleware] of [
+    ["", []],
+    // A middleware that touches the headers: the transport then adds the
+    // endpoint's credentials to the middleware's copy, a second code path.
+    [" (middleware that reads the headers)", [
+      (ctx: AttemptContext, next: () => Promise<void>) => {
+        ctx.headers.set("x-seen", ctx.headers.get("x-org") ?? "none");
+        return next();
+      },
+    ]],
+  ] as const
+) {
+  test(`each endpoint receives only its own key; caller credentials never leave${label}`, async () => {
+    using regions = mockRegions(NAMES);
+    regions.set("primary", { status: 500 });
+    regions.set("hk", "error");
+    using api = credentialPool({ middleware });
+    const response = await api.fetch("https://primary.example.ai/v1/models", {
+      headers: { ...CALLER_CREDENTIALS, "x-org": "org-caller", "x-trace": "1" },
+    });
+    assert.equal(response.status, 200);
+    await response.body?.cancel();
+    const seen = (name: string) => regions.get(name).received[0].headers;
+    assert.equal(seen("primary").get("authorization"), "Bearer sk-primary");
+    assert.equal(seen("hk").get("authorization"), "Bearer sk-hk");
+    assert.equal(seen("sg").get("authorization"), null);
+    assert.equal(seen("sg").get("x-api-key"), "sg-secret");
+    for (const name of NAMES) {
+      assert.equal(seen(name).get("x-trace"), "1", name);
+      assert.equal(seen(name).get("api-key"), null, `api-key at ${name}`);
+      assert.equal(
+        seen(name).get("x-goog-api-key"),
+        null,
+        `x-goog-api-key at ${name}`,
+      );
+      if (name !== "sg") assert.equal(seen(name).get("x-api-key"), null);
+    }
+    // An endpoint's own header wins over the caller's of the same name;
+    // elsewhere the caller's goes through.
+    assert.equal(seen("hk").get("x-org"), "org-hk");
+    assert.equal(seen("primary").get("x-org"), "org-caller");
+    assert.equal(seen("sg").get("x-org"), "org-caller");
+    if (middleware.length > 0) {
+      for (const name of NAMES) {
+        assert.equal(seen(name).get("x-seen"), "org-caller", "key-free view");
+      }
+    }
+    const all = NAMES.flatMap((name) => regions.get(name).received);
+    const text = JSON.stringify(all.map((r) => [...r.headers]));
+    assert.ok(!/sdk-/.test(text), "no caller credential reached a region");
+    assert.ok(
+      !regions.get("primary").received.concat(regions.get("hk").received)
+        .some((r) => JSON.stringify([...r.headers]).includes("sg-secret")),
+    );
   });
-  assert.equal(response.status, 200);
-  await response.body?.cancel();
-  const seen = (name: string) => regions.get(name).received[0];
-  assert.equal(seen("primary").authorization, "Bearer sk-primary");
-  assert.equal(seen("hk").authorization, "Bearer sk-hk");
-  assert.equal(seen("sg").authorization, null);
-  assert.equal(seen("sg").headers.get("x-api-key"), "sg-secret");
-  assert.equal(seen("primary").headers.get("x-api-key"), null);
-  for (const name of NAMES) {
-    assert.equal(seen(name).headers.get("x-trace"), "1");
-  }
-  const all = regions.get("primary").received.concat(
-    regions.get("hk").received,
-  );
-  assert.ok(
-    all.every((r) => !JSON.stringify([...r.headers]).includes("sg-secret")),
-  );
-});
+}
 
 test("a URL outside the pool is rejected and never sent", async () => {
   using regions = mockRegions([...NAMES, "elsewhere"]);

@@ -2,10 +2,12 @@
 // flight, failing probes take an endpoint out before users hit it, a passing
 // probe brings it back; checkHealth() on demand; close() stops it all.
 
-import { assert, test } from "./_harness.ts";
+import { assert, bounded, test } from "./_harness.ts";
 import { seededRandom } from "./_manual_clock.ts";
+import { fetchSignals, later, turns } from "./_observe.ts";
 import { tieredPool } from "./_pool.ts";
-import { mockRegions } from "./_msw_regions.ts";
+import { endpointsFor, mockRegions } from "./_msw_regions.ts";
+import { isClosedError } from "ky-failover";
 
 const NAMES = ["primary", "hk"];
 const checks = { interval: 10_000, timeout: 2_000, jitter: 0.1 };
@@ -32,7 +34,11 @@ test("probes go to GET {url}/models with each endpoint's own key, spread by jitt
     `first probes spread within jitter × interval: ${a}, ${b}`,
   );
   clock.advance(1_000);
-  await seen((e) => e.type === "health-check" && e.ok, 2);
+  await bounded(
+    "the event",
+    5_000,
+    () => seen((e) => e.type === "health-check" && e.ok, 2),
+  );
   for (const name of NAMES) {
     const [probe] = regions.get(name).received;
     assert.equal(probe.method, "GET");
@@ -49,13 +55,161 @@ test("probes repeat every interval", async () => {
   using _ = api;
   using regions = mockRegions(NAMES, clock);
   clock.advance(0);
-  await seen((e) => e.type === "health-check", 2);
-  await clock.scheduled(10_000, 2);
+  await bounded(
+    "the event",
+    5_000,
+    () => seen((e) => e.type === "health-check", 2),
+  );
+  await bounded(
+    "a timer of 10000 ms",
+    5_000,
+    () => clock.scheduled(10_000, 2),
+  );
   clock.advance(9_999);
+  assert.deepEqual(clock.delays, [1, 1], "not a millisecond early");
   assert.deepEqual(regions.counts(), { primary: 1, hk: 1 });
   clock.advance(1);
-  await seen((e) => e.type === "health-check", 4);
+  await bounded(
+    "the event",
+    5_000,
+    () => seen((e) => e.type === "health-check", 4),
+  );
   assert.deepEqual(regions.counts(), { primary: 2, hk: 2 });
+});
+
+test("jitter spreads every probe: the first within jitter × interval, each next at interval × (1 ± jitter)", async () => {
+  // The random source, set by hand: each draw returns `r`.
+  let r = 0.25;
+  const { api, clock, seen } = tieredPool(NAMES, {
+    healthCheck: checks, // interval 10 s, jitter 0.1
+    random: () => r,
+  });
+  using _ = api;
+  using _regions = mockRegions(NAMES, clock);
+  assert.deepEqual(clock.delays, [250, 250], "10 000 × 0.1 × 0.25");
+  r = 0;
+  clock.advance(250);
+  await bounded(
+    "the first probes",
+    5_000,
+    () => seen((e) => e.type === "health-check", 2),
+  );
+  await turns();
+  assert.deepEqual(clock.delays, [9_000, 9_000], "10 000 × (1 − 0.1)");
+  r = 0.75;
+  clock.advance(9_000);
+  await bounded(
+    "the second probes",
+    5_000,
+    () => seen((e) => e.type === "health-check", 4),
+  );
+  await turns();
+  assert.deepEqual(
+    clock.delays,
+    [10_500, 10_500],
+    "10 000 × (1 − 0.1 + 0.2 × 0.75)",
+  );
+});
+
+test("healthCheck.path — the pool's, or an endpoint's own — is the path probed; healthCheck: false is never probed", async () => {
+  const names = ["azure", "hk", "sg"];
+  const { api, clock, events, seen } = tieredPool(names, {
+    endpoints: endpointsFor(names, (name) => ({
+      healthCheck: name === "azure"
+        ? { path: "openai/deployments/gpt/health" }
+        : name === "sg"
+        ? false
+        : undefined,
+    })),
+    healthCheck: { path: "status", interval: 10_000, jitter: 0 },
+  });
+  using _ = api;
+  using regions = mockRegions(names, clock);
+  assert.equal(clock.pending, 2, "no timer for the endpoint never probed");
+  clock.advance(0);
+  await bounded(
+    "the periodic probes",
+    5_000,
+    () => seen((e) => e.type === "health-check", 2),
+  );
+  await api.checkHealth();
+  assert.deepEqual(regions.get("azure").received.map((q) => q.path), [
+    "/v1/openai/deployments/gpt/health",
+    "/v1/openai/deployments/gpt/health",
+  ]);
+  assert.deepEqual(regions.get("hk").received.map((q) => q.path), [
+    "/v1/status",
+    "/v1/status",
+  ]);
+  assert.equal(regions.get("sg").received.length, 0);
+  assert.deepEqual(
+    events.flatMap((e) => e.type === "health-check" ? [e.endpoint] : [])
+      .sort(),
+    ["azure", "azure", "hk", "hk"],
+  );
+});
+
+test("a passing probe resets the failure count", async () => {
+  const { api } = tieredPool(NAMES); // failureThreshold 3, no periodic checks
+  using _ = api;
+  using regions = mockRegions(NAMES);
+  regions.set("primary", { status: 500 });
+  for (let i = 0; i < 2; i++) await (await api.fetch("models")).body?.cancel();
+  assert.equal(api.status()[0].consecutiveFailures, 2);
+  regions.set("primary", "up");
+  await api.checkHealth();
+  assert.equal(api.status()[0].consecutiveFailures, 0, "the probe reset it");
+  regions.set("primary", { status: 500 });
+  await (await api.fetch("models")).body?.cancel();
+  assert.equal(api.status()[0].consecutiveFailures, 1);
+  assert.equal(api.status()[0].state, "healthy", "1 failure, not 3");
+});
+
+test("a passing probe closes an open breaker at once, long before its cooldown ends", async () => {
+  const { api, events } = tieredPool(NAMES, {
+    breaker: { failureThreshold: 1, cooldown: 60_000 },
+  });
+  using _ = api;
+  using regions = mockRegions(NAMES);
+  regions.set("primary", "error");
+  await (await api.fetch("models")).body?.cancel();
+  assert.equal(api.status()[0].state, "open");
+  regions.set("primary", "up");
+  await api.checkHealth(); // the clock has not moved: 60 s of cooldown left
+  assert.equal(api.status()[0].state, "healthy");
+  assert.deepEqual(
+    events.flatMap((e) => e.type === "breaker" ? [`${e.from}→${e.to}`] : []),
+    ["closed→open", "open→closed"],
+  );
+  const response = await api.fetch("models");
+  assert.equal(
+    ((await response.json()) as { region: string }).region,
+    "primary",
+  );
+});
+
+test("a probe answered 429 benches the endpoint as rate-limited, and is no failure", async () => {
+  const { api, clock } = tieredPool(NAMES);
+  using _ = api;
+  using regions = mockRegions(NAMES, clock);
+  regions.set("primary", {
+    status: 429,
+    headers: { "retry-after-ms": "1500" },
+  });
+  const start = clock.now();
+  await api.checkHealth();
+  const [primary] = api.status();
+  assert.equal(primary.state, "rate-limited");
+  assert.equal(primary.availableAt, start + 1_500);
+  assert.equal(primary.consecutiveFailures, 0);
+  regions.set("primary", "up");
+  const region = async () =>
+    ((await (await api.fetch("models")).json()) as { region: string }).region;
+  assert.equal(await region(), "hk", "benched: the call goes elsewhere");
+  clock.advance(1_499);
+  assert.equal(await region(), "hk");
+  clock.advance(1);
+  assert.equal(await region(), "primary");
 });
 
 test("failing probes open the breaker before any user request pays for it", async () => {
@@ -95,7 +249,11 @@ async function primaryOpenedWithChecks() {
   });
   const regions = mockRegions(NAMES, pool.clock);
   pool.clock.advance(0);
-  await pool.seen((e) => e.type === "health-check" && e.ok, 2);
+  await bounded(
+    "the event",
+    5_000,
+    () => pool.seen((e) => e.type === "health-check" && e.ok, 2),
+  );
   regions.set("primary", "error");
   await (await pool.api.fetch("models")).body?.cancel();
   return { ...pool, regions };
@@ -108,7 +266,16 @@ test("an open breaker recovers through a probe at the end of its cooldown, never
   assert.equal(api.status()[0].state, "open");
   regions.set("primary", "up");
   clock.advance(5_000); // cooldown over: the checker probes
-  await seen((e) => e.type === "breaker" && e.to === "closed");
+  await bounded(
+    "the probe at the end of the cooldown",
+    5_000,
+    () =>
+      seen(
+        (e) => e.type === "health-check" && e.endpoint === "primary" && e.ok,
+        2,
+      ),
+  );
+  assert.equal(api.status()[0].state, "healthy", "the probe closed it");
   const probe = regions.get("primary").received[2];
   assert.equal(probe.path, "/v1/models");
   const transitions = events.flatMap((e) =>
@@ -132,9 +299,20 @@ test("while half-open with health checks on, user traffic stays away until the p
   using _regions = regions;
   regions.set("primary", "hang");
   clock.advance(5_000); // the probe hangs: primary is half-open, probe in flight
-  await settle(regions, "primary", 3);
+  await bounded("the probe", 5_000, () => settle(regions, "primary", 3));
   for (let i = 0; i < 5; i++) {
-    const r = await api.fetch("models");
+    const call = later(api.fetch("models"));
+    await turns();
+    assert.equal(
+      api.status()[0].requests,
+      1,
+      `call ${i + 1}: no user request to half-open primary`,
+    );
+    const r = await bounded(
+      "a call while primary is half-open",
+      5_000,
+      () => call,
+    );
     assert.equal(((await r.json()) as { region: string }).region, "hk");
   }
   assert.deepEqual(
@@ -143,28 +321,61 @@ test("while half-open with health checks on, user traffic stays away until the p
     "probe, the one failed user request, probe: no user request while half-open",
   );
   clock.advance(2_000); // probe timeout: a failed probe reopens with a longer cooldown
-  await seen((e) => e.type === "breaker" && e.to === "open", 2);
+  await bounded(
+    "the event",
+    5_000,
+    () => seen((e) => e.type === "breaker" && e.to === "open", 2),
+  );
   assert.equal(api.status()[0].lastError, "primary timed out after 2000 ms");
 });
 
-test("at most one probe in flight per endpoint", async () => {
-  const { api, clock } = tieredPool(NAMES, {
+test("at most one probe in flight per endpoint: checkHealth() joins it, the interval waits for it", async () => {
+  const { api, clock, seen } = tieredPool(NAMES, {
     healthCheck: { interval: 1_000, timeout: 60_000, jitter: 0 },
   });
   using _ = api;
   using regions = mockRegions(NAMES, clock);
   regions.set("primary", "hang");
   clock.advance(0);
-  await settle(regions, "primary", 1);
-  const first = api.checkHealth();
-  clock.advance(5_000);
+  await bounded("the first probes", 5_000, () =>
+    Promise.all([
+      settle(regions, "primary", 1),
+      seen((e) => e.type === "health-check" && e.endpoint === "hk"),
+    ]));
+  const first = later(api.checkHealth());
+  // hk has no probe in flight, so checkHealth() sends it one: once it has
+  // arrived, a second probe to primary would have too.
+  await bounded(
+    "checkHealth's probe of hk",
+    5_000,
+    () => settle(regions, "hk", 2),
+  );
+  await turns();
   assert.equal(
     regions.get("primary").received.length,
     1,
     "checkHealth joined the probe in flight",
   );
+  for (let second = 1; second <= 5; second++) {
+    clock.advance(1_000); // hk's next probe is due; primary's is still out
+    await bounded(
+      `hk's probe at ${second} s`,
+      5_000,
+      () => settle(regions, "hk", 2 + second),
+    );
+    await turns();
+    assert.equal(
+      regions.get("primary").received.length,
+      1,
+      `no second probe to primary at ${second} s`,
+    );
+  }
   clock.advance(55_000);
-  await first;
+  await bounded(
+    "checkHealth, once the probe it joined times out",
+    5_000,
+    () => first,
+  );
   assert.equal(api.status()[0].lastError, "primary timed out after 60000 ms");
 });
 
@@ -187,13 +398,22 @@ test("checkHealth() works without periodic checks and returns the status", async
 });
 
 test("close() stops periodic checks and aborts probes in flight", async () => {
-  const { api, clock } = tieredPool(NAMES, { healthCheck: checks });
+  const probes = fetchSignals();
+  const { api, clock } = tieredPool(NAMES, {
+    healthCheck: checks,
+    fetch: probes.fetch,
+  });
   using regions = mockRegions(NAMES, clock);
   regions.set("primary", "hang");
-  const probe = api.checkHealth();
-  await settle(regions, "primary", 1);
+  const probe = later(api.checkHealth());
+  await bounded("the probe", 5_000, () => settle(regions, "primary", 1));
+  const primary = probes.requests.filter((q) => q.url.includes("primary."));
+  assert.equal(primary.length, 1);
+  assert.equal(primary[0].signal.aborted, false);
   api.close();
-  await probe;
+  assert.equal(primary[0].signal.aborted, true, "close() aborted the probe");
+  await bounded("checkHealth, once its probe is aborted", 5_000, () => probe);
   assert.equal(clock.pending, 0);
-  await api.checkHealth().then(() => assert.fail("closed"), () => {});
+  const error = await api.checkHealth().then(() => undefined, (e) => e);
+  assert.ok(isClosedError(error), String(error));
 });

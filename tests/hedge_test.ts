@@ -1,7 +1,8 @@
 // Hedging: a second attempt to another endpoint when the first is slow; the
 // first good answer wins and the loser is cancelled without blame.
 
-import { assert, test } from "./_harness.ts";
+import { assert, bounded, test } from "./_harness.ts";
+import { later, turns } from "./_observe.ts";
 import { tieredPool } from "./_pool.ts";
 import { mockRegions } from "./_msw_regions.ts";
 import { isFailoverError } from "ky-failover";
@@ -18,18 +19,23 @@ test("a slow first attempt is hedged after the delay; the faster answer wins", a
   using _ = api;
   using regions = mockRegions(NAMES, clock);
   regions.set("primary", { slow: 5_000 });
-  const call = api.fetch("models");
-  await regions.received("primary", 1);
-  await clock.scheduled(200);
-  clock.advance(199);
-  assert.equal(
-    regions.get("hk").received.length,
-    0,
-    "no hedge before the delay",
+  const call = later(api.fetch("models"));
+  await bounded(
+    "primary gets request 1",
+    5_000,
+    () => regions.received("primary", 1),
   );
+  await bounded("the hedge timer", 5_000, () => clock.scheduled(200));
+  clock.advance(199);
+  await turns();
+  assert.equal(api.status()[1].requests, 0, "no hedge before the delay");
   clock.advance(1);
   assert.equal(await region(await call), "hk");
-  await seen((e) => e.type === "attempt" && e.endpoint === "primary");
+  await bounded(
+    "the event",
+    5_000,
+    () => seen((e) => e.type === "attempt" && e.endpoint === "primary"),
+  );
   const primary = events.find((e) =>
     e.type === "attempt" && e.endpoint === "primary"
   );
@@ -44,7 +50,7 @@ test("a slow first attempt is hedged after the delay; the faster answer wins", a
     0,
     "the cancelled loser is not blamed",
   );
-  await clock.idle(); // the loser's timers go once its abort has unwound
+  await bounded("every timer gone", 5_000, () => clock.idle()); // the loser's timers go once its abort has unwound
 });
 
 test("an answer before the delay means no hedge", async () => {
@@ -52,9 +58,13 @@ test("an answer before the delay means no hedge", async () => {
   using _ = api;
   using regions = mockRegions(NAMES, clock);
   regions.set("primary", { slow: 150 });
-  const call = api.fetch("models");
-  await regions.received("primary", 1);
-  await clock.scheduled(150);
+  const call = later(api.fetch("models"));
+  await bounded(
+    "primary gets request 1",
+    5_000,
+    () => regions.received("primary", 1),
+  );
+  await bounded("a timer of 150 ms", 5_000, () => clock.scheduled(150));
   clock.advance(150);
   assert.equal(await region(await call), "primary");
   assert.deepEqual(regions.counts(), { primary: 1, hk: 0, sg: 0 });
@@ -62,29 +72,47 @@ test("an answer before the delay means no hedge", async () => {
 });
 
 test("POST is not hedged unless its method is listed", async () => {
-  const { api, clock } = tieredPool(NAMES, { hedge, timeout: 1_000 });
+  const { api, clock, events } = tieredPool(NAMES, { hedge, timeout: 1_000 });
   using _ = api;
   using regions = mockRegions(NAMES, clock);
   regions.set("primary", "hang");
-  const call = api.fetch("chat/completions", { method: "POST", body: "{}" });
-  await regions.received("primary", 1);
-  clock.advance(999);
-  assert.equal(regions.get("hk").received.length, 0);
+  const call = later(
+    api.fetch("chat/completions", { method: "POST", body: "{}" }),
+  );
+  await bounded(
+    "primary gets the call",
+    5_000,
+    () => regions.received("primary", 1),
+  );
+  // Past the hedge delay, with time for a hedge to start: none does.
+  clock.advance(200);
+  await turns();
+  clock.advance(799);
+  await turns();
+  assert.equal(api.status()[1].requests, 0, "no second request: not hedged");
+  assert.ok(!events.some((e) => e.type === "hedge"));
   clock.advance(1);
   assert.equal(
     await region(await call),
     "hk",
     "a plain failover after the timeout",
   );
+  assert.deepEqual(regions.counts(), { primary: 1, hk: 1, sg: 0 });
 
   const { api: api2, clock: clock2 } = tieredPool(NAMES, {
     hedge: { delay: 200, methods: ["post"] },
   });
   using _2 = api2;
   regions.set("primary", "hang");
-  const call2 = api2.fetch("chat/completions", { method: "POST", body: "{}" });
-  await regions.received("primary", 2);
-  await clock2.scheduled(200);
+  const call2 = later(
+    api2.fetch("chat/completions", { method: "POST", body: "{}" }),
+  );
+  await bounded(
+    "primary gets request 2",
+    5_000,
+    () => regions.received("primary", 2),
+  );
+  await bounded("the hedge timer", 5_000, () => clock2.scheduled(200));
   clock2.advance(200);
   assert.equal(await region(await call2), "hk");
   assert.equal(
@@ -101,11 +129,19 @@ test("a failed hedge does not end the call: the next hedge goes on", async () =>
   regions.set("primary", "hang");
   regions.set("hk", { status: 502 });
   const call = api.fetch("models");
-  await regions.received("primary", 1);
-  await clock.scheduled(200);
+  await bounded(
+    "primary gets request 1",
+    5_000,
+    () => regions.received("primary", 1),
+  );
+  await bounded("a timer of 200 ms", 5_000, () => clock.scheduled(200));
   clock.advance(200);
-  await seen((e) => e.type === "attempt" && e.endpoint === "hk");
-  await clock.scheduled(200);
+  await bounded(
+    "the event",
+    5_000,
+    () => seen((e) => e.type === "attempt" && e.endpoint === "hk"),
+  );
+  await bounded("a timer of 200 ms", 5_000, () => clock.scheduled(200));
   clock.advance(200);
   assert.equal(await region(await call), "sg");
   assert.deepEqual(regions.counts(), { primary: 1, hk: 1, sg: 1 });
@@ -117,12 +153,16 @@ test("when every hedged attempt fails, the call fails with all of them", async (
   using regions = mockRegions(NAMES, clock);
   for (const name of NAMES) regions.set(name, "hang");
   const call = api.ky.get("models").then(() => undefined, (e) => e);
-  await regions.received("primary", 1);
-  await clock.scheduled(200);
+  await bounded(
+    "primary gets request 1",
+    5_000,
+    () => regions.received("primary", 1),
+  );
+  await bounded("a timer of 200 ms", 5_000, () => clock.scheduled(200));
   clock.advance(200); // hedge to hk; two in flight, so no third yet
-  await regions.received("hk", 1);
+  await bounded("hk gets request 1", 5_000, () => regions.received("hk", 1));
   clock.advance(800); // primary times out: sg starts at once (hk is past the delay)
-  await regions.received("sg", 1);
+  await bounded("sg gets request 1", 5_000, () => regions.received("sg", 1));
   clock.advance(1_000); // hk and sg time out
   const error = await call;
   assert.ok(isFailoverError(error));

@@ -1,7 +1,8 @@
 // 429: move at once, bench the limited endpoint until its retry header
 // passes, wait only when nothing else is available and the wait fits.
 
-import { assert, test } from "./_harness.ts";
+import { assert, bounded, test } from "./_harness.ts";
+import { later, turns } from "./_observe.ts";
 import { tieredPool } from "./_pool.ts";
 import { mockRegions, type Mode } from "./_msw_regions.ts";
 import { type FailoverOptions, isFailoverError } from "ky-failover";
@@ -88,16 +89,13 @@ test("when every endpoint is rate-limited, wait for the soonest if the wait fits
   regions.set("primary", { status: 429, headers: { "retry-after": "3" } });
   regions.set("hk", { status: 429, headers: { "retry-after": "2" } });
   const before = clock.now();
-  const call = region(api);
-  await clock.scheduled(2_000);
+  const call = later(region(api));
+  await bounded("the wait for hk", 5_000, () => clock.scheduled(2_000));
   regions.set("hk", "up");
   regions.set("primary", "up");
   clock.advance(1_999);
-  assert.equal(
-    regions.get("hk").received.length,
-    1,
-    "still waiting for hk's 2 s",
-  );
+  await turns();
+  assert.equal(api.status()[1].requests, 1, "still waiting for hk's 2 s");
   clock.advance(1);
   assert.equal(
     await call,
@@ -126,8 +124,13 @@ test("a rate limit past the remaining totalTimeout fails fast without sending", 
   using regions = mockRegions(NAMES, clock);
   regions.set("primary", { status: 429, headers: { "retry-after": "30" } });
   regions.set("hk", { status: 429, headers: { "retry-after": "20" } });
-  const error = await api.ky.get("models").then(() => undefined, (e) => e);
-  assert.ok(isFailoverError(error));
+  const call = api.ky.get("models").then(() => undefined, (e) => e);
+  const error = await bounded("the call", 5_000, () =>
+    Promise.race([
+      call,
+      clock.scheduled(20_000).then(() => "a wait for hk's 20 s"),
+    ]));
+  assert.ok(isFailoverError(error), String(error));
   assert.match(
     error.message,
     /^every endpoint is rate-limited past the remaining totalTimeout \(hk for 20000 ms\): primary → HTTP 429/,
@@ -147,13 +150,55 @@ test("a rate limit past the remaining totalTimeout fails fast without sending", 
   assert.deepEqual(regions.counts(), { primary: 1, hk: 1 });
 });
 
+test("a later, shorter 429 never shortens a bench", async () => {
+  const { api, clock, events } = setup();
+  using _ = api;
+  using regions = mockRegions(NAMES, clock);
+  const start = clock.now();
+  regions.set("primary", { status: 429, headers: { "retry-after": "10" } });
+  assert.equal(await region(api), "hk");
+  // A probe meets a 429 that asks for 1 s only.
+  regions.set("primary", { status: 429, headers: { "retry-after": "1" } });
+  await api.checkHealth();
+  assert.equal(regions.get("primary").received.length, 2);
+  assert.equal(api.status()[0].availableAt, start + 10_000);
+  assert.deepEqual(
+    events.flatMap((e) => e.type === "rate-limit" ? [e.delayMs] : []),
+    [10_000],
+    "the shorter 429 does not move the bench",
+  );
+  regions.set("primary", "up");
+  clock.advance(1_000);
+  assert.equal(await region(api), "hk", "still benched after 1 s");
+  clock.advance(8_999);
+  assert.equal(await region(api), "hk");
+  clock.advance(1);
+  assert.equal(await region(api), "primary");
+});
+
+test("a streamed request fails over on a 429 like any other: not committed before its headers", async () => {
+  const { api } = setup();
+  using _ = api;
+  using regions = mockRegions(NAMES);
+  regions.set("primary", { status: 429, headers: { "retry-after": "3" } });
+  const response = await api.fetch("chat/completions", {
+    method: "POST",
+    body: JSON.stringify({ model: "gpt-4.1", messages: [], stream: true }),
+  });
+  assert.equal(response.headers.get("content-type"), "text/event-stream");
+  const text = await response.text();
+  assert.match(text, /"content":" hk"/);
+  assert.match(text, /data: \[DONE\]\n\n$/);
+  assert.equal(api.status()[0].state, "rate-limited");
+});
+
 test("a single endpoint answering 429 is waited for and retried once", async () => {
   const { api, clock } = setup({}, ["solo"]);
   using _ = api;
   using regions = mockRegions(["solo"], clock);
   regions.set("solo", { status: 429, headers: { "retry-after-ms": "800" } });
-  const call = region(api);
-  await clock.scheduled(800);
+  const call = later(region(api));
+  await bounded("a timer of 800 ms", 5_000, () => clock.scheduled(800));
   regions.set("solo", "up");
   clock.advance(800);
   assert.equal(await call, "solo");

@@ -1,10 +1,13 @@
 // The OpenAI SDK (`openai`) with the pool's fetch, against loopback regions:
 // plain and streamed chat completions survive a dead or failing primary, and
-// each endpoint gets its own key — never the SDK's.
+// each endpoint gets its own key — never the SDK's. The network is real
+// (loopback); every timeout runs on a manual clock.
 
 import OpenAI from "openai";
-import { assert, test } from "./_harness.ts";
+import { assert, bounded, test } from "./_harness.ts";
 import { serveRegions } from "./_loopback_regions.ts";
+import { ManualClock } from "./_manual_clock.ts";
+import { later, turns } from "./_observe.ts";
 import {
   createFailover,
   type Failover,
@@ -17,8 +20,8 @@ const messages = [{ role: "user" as const, content: "hi" }];
 
 function setup(
   urls: string[],
-  timeout = 10_000,
-): { api: Failover; openai: OpenAI } {
+): { api: Failover; openai: OpenAI; clock: ManualClock } {
+  const clock = new ManualClock();
   const api = createFailover({
     endpoints: NAMES.map((name, i) => ({
       name,
@@ -26,7 +29,9 @@ function setup(
       apiKey: `sk-${name}`,
       priority: i + 1,
     })),
-    timeout,
+    timeout: 10_000,
+    streamIdleTimeout: 1_000,
+    clock,
   });
   const openai = new OpenAI({
     baseURL: urls[0],
@@ -34,7 +39,7 @@ function setup(
     fetch: api.fetch,
     maxRetries: 0, // ky-failover retries; SDK retries would multiply attempts
   });
-  return { api, openai };
+  return { api, openai, clock };
 }
 
 function keysSeen(
@@ -89,18 +94,26 @@ for (
   test(`openai: stream: true survives a ${label} primary`, async () => {
     await using regions = await serveRegions(NAMES);
     regions.region("primary").mode = mode;
-    // Real time: a hanging primary is dropped after 200 ms.
-    const { api, openai } = setup(
-      regions.regions.map((r) => r.url),
-      mode === "hang" ? 200 : 10_000,
-    );
+    const { api, openai, clock } = setup(regions.regions.map((r) => r.url));
     using _ = api;
-    const stream = await openai.chat.completions.create({
+    const created = later(openai.chat.completions.create({
       model: "gpt-4.1",
       messages,
       stream: true,
       stream_options: { include_usage: true },
-    });
+    }));
+    if (mode === "hang") {
+      // A hanging primary is dropped after the attempt timeout, 10 s of
+      // the pool's clock.
+      await bounded(
+        "primary gets the call",
+        5_000,
+        () => regions.region("primary").waitForRequests(1),
+      );
+      assert.deepEqual(clock.delays, [10_000]);
+      clock.advance(10_000);
+    }
+    const stream = await bounded("the stream's headers", 5_000, () => created);
     let text = "";
     let chunks = 0;
     let usage: unknown;
@@ -110,7 +123,7 @@ for (
       usage ??= chunk.usage ?? undefined;
     }
     assert.equal(text, "hello from hk");
-    assert.ok(chunks >= 4, `several chunks, got ${chunks}`);
+    assert.equal(chunks, 6, "role, 3 words, stop, usage");
     assert.deepEqual(usage, {
       prompt_tokens: 5,
       completion_tokens: 3,
@@ -169,33 +182,28 @@ test("openai: models.list goes to the picked endpoint with its own key", async (
 test("openai: a stream that stalls mid-answer ends the SDK's iterator with StreamIdleTimeoutError", async () => {
   await using regions = await serveRegions(NAMES);
   regions.region("primary").mode = { stallAfter: 2 };
-  const urls = regions.regions.map((r) => r.url);
-  // Real time: the stall is surfaced after 200 ms without data.
-  using api = createFailover({
-    endpoints: NAMES.map((name, i) => ({
-      name,
-      url: urls[i],
-      priority: i + 1,
-    })),
-    streamIdleTimeout: 200,
-  });
-  const openai = new OpenAI({
-    baseURL: urls[0],
-    apiKey: SDK_KEY,
-    fetch: api.fetch,
-    maxRetries: 0,
-  });
+  const { api, openai, clock } = setup(regions.regions.map((r) => r.url));
+  using _ = api;
   const stream = await openai.chat.completions.create({
     model: "gpt-4.1",
     messages,
     stream: true,
   });
   let chunks = 0;
-  const error = await (async () => {
-    for await (const _chunk of stream) chunks++;
+  let twoSeen!: () => void;
+  const two = new Promise<void>((resolve) => twoSeen = resolve);
+  const error = (async () => {
+    for await (const _chunk of stream) if (++chunks === 2) twoSeen();
   })().then(() => undefined, (e) => e);
-  assert.ok(isStreamIdleTimeoutError(error), String(error));
-  assert.equal(error.endpoint, "primary");
+  await bounded("the two events sent before the stall", 5_000, () => two);
+  // The SDK now waits for a third: the idle timer runs, on the pool's clock.
+  await bounded("the idle timer", 5_000, () => clock.scheduled(1_000));
+  await turns();
+  assert.equal(chunks, 2);
+  clock.advance(1_000);
+  const stalled = await bounded("the iterator's end", 5_000, () => error);
+  assert.ok(isStreamIdleTimeoutError(stalled), String(stalled));
+  assert.equal(stalled.endpoint, "primary");
   assert.equal(chunks, 2, "the two events sent before the stall arrived");
   assert.equal(api.status()[0].failures, 1);
 });

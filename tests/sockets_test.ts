@@ -1,13 +1,17 @@
 // Real sockets: every fault of the loopback region farm, driven through the
 // public API. Timeouts run on a manual clock; the network is real.
 
-import { assert, test } from "./_harness.ts";
-import { seededRandom } from "./_manual_clock.ts";
+import { assert, bounded, test } from "./_harness.ts";
+import { ManualClock, seededRandom } from "./_manual_clock.ts";
+import { attemptSignals, later, turns } from "./_observe.ts";
+import { startPacedSse } from "./_paced_sse.ts";
 import { startFarm } from "./_region_farm.ts";
 import { farmPool } from "./_farm_pool.ts";
 import {
   createFailover,
   type Failover,
+  type FailoverEvent,
+  isFailoverError,
   isStreamIdleTimeoutError,
 } from "ky-failover";
 
@@ -52,15 +56,25 @@ test("blackholed primary: abandoned after the per-attempt timeout", async () => 
   const { api, clock } = poolOver(farm);
   using _ = api;
   await farm.region("primary").setMode("blackhole");
-  const call = reply(api);
-  await farm.region("primary").waitForRequests(1);
-  await clock.scheduled(2_000);
-  clock.advance(2_000);
-  assert.equal(await call, "hello from hk");
+  const call = later(reply(api));
+  await bounded(
+    "primary gets the call",
+    5_000,
+    () => farm.region("primary").waitForRequests(1),
+  );
+  assert.deepEqual(clock.delays, [2_000], "the attempt's timeout, in full");
+  clock.advance(1_999);
+  await turns();
+  assert.equal(api.status()[1].requests, 0, "not 1 ms early");
+  clock.advance(1);
+  assert.equal(
+    await bounded("the call", 5_000, () => call),
+    "hello from hk",
+  );
   assert.equal(api.status()[0].lastError, "primary timed out after 2000 ms");
 });
 
-test("HTTP 503, flaky regions and slow answers over real sockets", async () => {
+test("HTTP 503 and flaky regions over real sockets: every failure fails over and is counted", async () => {
   await using farm = await startFarm(NAMES, { random: seededRandom(3) });
   const { api } = poolOver(farm, { breaker: false });
   using _ = api;
@@ -70,12 +84,26 @@ test("HTTP 503, flaky regions and slow answers over real sockets", async () => {
   await farm.region("hk").setMode({ flaky: 0.5 });
   const answers = [];
   for (let i = 0; i < 40; i++) answers.push(await reply(api));
-  assert.ok(
-    answers.includes("hello from primary") && answers.includes("hello from hk"),
-  );
-  const primary = farm.region("primary").received.length;
-  assert.ok(primary > 40, "every call started at primary");
-  assert.ok(api.status()[0].failures > 5 && api.status()[0].failures < 35);
+  // The farm draws from the seeded source once per request to a flaky
+  // region, in request order; replay it to know which requests failed.
+  const draw = seededRandom(3);
+  const expected: string[] = [];
+  let primaryFailed = 0;
+  let hkFailed = 0;
+  for (let i = 0; i < 40; i++) {
+    if (draw() >= 0.5) expected.push("hello from primary");
+    else if ((primaryFailed++, draw() >= 0.5)) expected.push("hello from hk");
+    else hkFailed++, expected.push("hello from sg");
+  }
+  assert.deepEqual(answers, expected);
+  assert.ok(primaryFailed > 10 && hkFailed > 3, "the seed exercises both");
+  const [primary, hk, sg] = api.status();
+  assert.equal(primary.failures, 1 + primaryFailed);
+  assert.equal(hk.failures, hkFailed);
+  assert.equal(sg.failures, 0);
+  assert.equal(farm.region("primary").received.length, 41);
+  assert.equal(farm.region("hk").received.length, 1 + primaryFailed);
+  assert.equal(farm.region("sg").received.length, hkFailed);
 });
 
 test("a reset mid-body fails over; committed at headers it surfaces to the reader", async () => {
@@ -94,10 +122,11 @@ test("a reset mid-body fails over; committed at headers it surfaces to the reade
     const { api } = poolOver(farm, { bufferLimit: false });
     using _ = api;
     const error = await reply(api).then(() => undefined, (e) => e);
-    assert.ok(
-      error instanceof Error,
-      "committed at headers: no failover after the body broke",
-    );
+    // The runtime's own network error (a TypeError on every runtime), as
+    // the reader would get it without a pool: not a FailoverError, not a
+    // stall, and no failover once committed.
+    assert.ok(error instanceof TypeError, String(error));
+    assert.ok(!isFailoverError(error) && !isStreamIdleTimeoutError(error));
     assert.equal(farm.region("hk").received.length, 1, "only the first pool's");
     assert.equal(api.status()[0].failures, 1);
     assert.equal(api.status()[0].consecutiveFailures, 1);
@@ -140,9 +169,11 @@ test("a stalled stream ends with StreamIdleTimeoutError naming the endpoint, and
     const { value } = await reader.read();
     seen += decoder.decode(value);
   }
-  const pending = reader.read();
-  await clock.scheduled(1_000);
+  const pending = later(reader.read());
+  await bounded("a timer of 1000 ms", 5_000, () => clock.scheduled(1_000));
   clock.advance(999);
+  await turns();
+  assert.equal(api.status()[0].failures, 0, "not stalled at 999 ms");
   clock.advance(1);
   const error = await pending.then(() => undefined, (e) => e);
   assert.ok(isStreamIdleTimeoutError(error));
@@ -168,32 +199,55 @@ test("a stall is seen by for-await readers and by ky's .json() alike", async () 
     method: "POST",
     body: JSON.stringify({ ...chat, stream: true }),
   });
+  let firstChunk!: () => void;
+  const oneIn = new Promise<void>((resolve) => firstChunk = resolve);
   const iterate = (async () => {
-    let chunks = 0;
-    for await (const _chunk of response.body!) chunks++;
-    return chunks;
+    for await (const _chunk of response.body!) firstChunk();
   })().then(() => undefined, (e) => e);
-  await clock.scheduled(1_000);
+  // Once the event sent before the stall is in, the read pending is the
+  // stalled one (before it, the timer of the first read could be taken
+  // for it, and the clock moved while no read waits).
+  await bounded("the event before the stall", 5_000, () => oneIn);
+  await bounded(
+    "the stalled read's timer",
+    5_000,
+    () => clock.scheduled(1_000),
+  );
   clock.advance(1_000);
-  assert.ok(isStreamIdleTimeoutError(await iterate));
+  assert.ok(
+    isStreamIdleTimeoutError(
+      await bounded("the iterator's end", 5_000, () => iterate),
+    ),
+  );
 
   // The same stall read whole with text() (unknown length: read through the
-  // watched stream).
+  // watched stream), from the very first read: headers, then nothing.
+  await farm.region("primary").setMode({ stallStream: 0 });
   const sse = await api.fetch("chat/completions", {
     method: "POST",
     body: JSON.stringify({ ...chat, stream: true }),
   });
   const whole = sse.text().then(() => undefined, (e) => e);
-  await clock.scheduled(1_000);
+  await bounded(
+    "the stalled read's timer",
+    5_000,
+    () => clock.scheduled(1_000),
+  );
   clock.advance(1_000);
-  assert.ok(isStreamIdleTimeoutError(await whole));
+  assert.ok(
+    isStreamIdleTimeoutError(await bounded("text()", 5_000, () => whole)),
+  );
 
   // A JSON body of known length that stops half-way is read whole inside
   // its attempt: the stall fails over, and the caller gets hk's answer.
-  const failedOver = reply(api);
-  await clock.scheduled(1_000);
+  // (Whichever of its reads the clock cuts, the read is the attempt's.)
+  const failedOver = later(reply(api));
+  await bounded("a read's timer", 5_000, () => clock.scheduled(1_000));
   clock.advance(1_000);
-  assert.equal(await failedOver, "hello from hk");
+  assert.equal(
+    await bounded("the failover", 5_000, () => failedOver),
+    "hello from hk",
+  );
   assert.equal(clock.pending, 0);
 
   // Committed at its headers (bufferLimit: false), the same body read by
@@ -202,42 +256,112 @@ test("a stall is seen by for-await readers and by ky's .json() alike", async () 
   using _committed = committed.api;
   const json = committed.api.ky.post("chat/completions", { json: chat }).json()
     .then(() => undefined, (e) => e);
-  await committed.clock.scheduled(1_000);
+  await bounded(
+    "a timer of 1000 ms",
+    5_000,
+    () => committed.clock.scheduled(1_000),
+  );
   committed.clock.advance(1_000);
-  const error = await json;
+  const error = await bounded("ky's .json()", 5_000, () => json);
   assert.ok(isStreamIdleTimeoutError(error), String(error));
   assert.equal(committed.clock.pending, 0);
 });
 
-test("a healthy slow stream (a chunk every 100 ms) is not cut by a 1 s idle timeout", async () => {
-  await using farm = await startFarm(NAMES);
-  await farm.region("primary").setMode({ streamEvery: 100 });
-  // Real clock: the region's pace and the idle timer run on the same time.
+test("a stalled stream frees its socket: the region sees the client go away", async () => {
+  await using server = await startPacedSse();
+  const clock = new ManualClock();
   using api = createFailover({
-    endpoints: farm.regions.map((r) => ({ name: r.name, url: r.url })),
-    strategy: "priority",
+    endpoints: [{ name: "paced", url: server.url, apiKey: "sk-paced" }],
+    clock,
     streamIdleTimeout: 1_000,
   });
-  const response = await api.fetch("chat/completions", {
+  const call = later(api.fetch("chat/completions", {
     method: "POST",
     body: JSON.stringify({ ...chat, stream: true }),
+  }));
+  const stream = await bounded("the request", 5_000, () => server.response(1));
+  let gone = false;
+  void stream.gone.then(() => gone = true);
+  await stream.write("data: 1\n\n");
+  const response = await bounded("the headers", 5_000, () => call);
+  const reader = response.body!.getReader();
+  const first = await bounded("the first event", 5_000, () => reader.read());
+  assert.equal(new TextDecoder().decode(first.value), "data: 1\n\n");
+  const pending = reader.read().then(() => undefined, (e) => e);
+  await bounded("the idle timer", 5_000, () => clock.scheduled(1_000));
+  await turns();
+  assert.equal(
+    gone,
+    false,
+    "the connection stays open while the stream is young",
+  );
+  clock.advance(1_000);
+  assert.ok(isStreamIdleTimeoutError(await pending));
+  await bounded(
+    "the region seeing the client go away",
+    5_000,
+    () => stream.gone,
+  );
+  assert.equal(api.status()[0].failures, 1);
+});
+
+test("a healthy slow stream (a chunk every 999 ms of the pool's clock) is never cut by a 1 s idle timeout", async () => {
+  await using server = await startPacedSse();
+  const clock = new ManualClock();
+  const events: FailoverEvent[] = [];
+  using api = createFailover({
+    endpoints: [{ name: "paced", url: server.url }],
+    clock,
+    streamIdleTimeout: 1_000,
+    onEvent: (e) => events.push(e),
   });
-  const events = await readEvents(response);
-  assert.equal(events.at(-1), "[DONE]");
+  const call = later(api.fetch("chat/completions", {
+    method: "POST",
+    body: JSON.stringify({ ...chat, stream: true }),
+  }));
+  const stream = await bounded("the request", 5_000, () => server.response(1));
+  const response = await bounded("the headers", 5_000, () => call);
+  const reader = response.body!.getReader();
+  const decoder = new TextDecoder();
+  const start = clock.now();
+  let text = "";
+  for (let i = 1; i <= 7; i++) {
+    const read = later(reader.read());
+    // The consumer waits; the region sends the next event 999 ms later.
+    await bounded("the idle timer", 5_000, () => clock.scheduled(1_000));
+    clock.advance(999);
+    await stream.write(`data: ${i}\n\n`);
+    const { value, done } = await bounded(`event ${i}`, 5_000, () => read);
+    assert.equal(done, false);
+    text += decoder.decode(value, { stream: true });
+  }
+  stream.end();
+  assert.deepEqual(
+    await bounded("the end", 5_000, () => reader.read()),
+    { done: true, value: undefined },
+  );
+  assert.equal(
+    text,
+    [1, 2, 3, 4, 5, 6, 7].map((i) => `data: ${i}\n\n`).join(""),
+  );
+  assert.equal(clock.now() - start, 6_993, "far longer than the idle timeout");
+  assert.ok(!events.some((e) => e.type === "stream-stall"));
   assert.equal(api.status()[0].failures, 0);
+  assert.equal(clock.pending, 0);
 });
 
 test("cancelling a stream, or aborting the call mid-stream, leaves no timer", async () => {
   await using farm = await startFarm(NAMES);
-  const { api, clock } = poolOver(farm);
+  const seen = attemptSignals();
+  const { api, clock } = poolOver(farm, { middleware: [seen.middleware] });
   using _ = api;
   await farm.region("primary").setMode({ stallStream: 1 });
   const body = JSON.stringify({ ...chat, stream: true });
   const first = await api.fetch("chat/completions", { method: "POST", body });
   const reader = first.body!.getReader();
   await reader.read();
-  const pending = reader.read();
-  await clock.scheduled(1_000);
+  const pending = later(reader.read());
+  await bounded("a timer of 1000 ms", 5_000, () => clock.scheduled(1_000));
   await reader.cancel("done with it");
   assert.deepEqual(await pending, { done: true, value: undefined });
   assert.equal(clock.pending, 0);
@@ -251,9 +375,17 @@ test("cancelling a stream, or aborting the call mid-stream, leaves no timer", as
   const reader2 = second.body!.getReader();
   await reader2.read();
   const pending2 = reader2.read().then(() => undefined, (e) => e);
-  await clock.scheduled(1_000);
+  await bounded("the idle timer", 5_000, () => clock.scheduled(1_000));
   controller.abort(new Error("user left"));
-  assert.equal((await pending2).message, "user left");
+  assert.equal(
+    seen.attempts.at(-1)!.signal.aborted,
+    true,
+    "the caller's abort reaches the committed attempt",
+  );
+  assert.equal(
+    (await bounded("the aborted read", 5_000, () => pending2)).message,
+    "user left",
+  );
   assert.equal(clock.pending, 0);
   assert.equal(api.status()[0].failures, 0, "neither is the endpoint's fault");
 });
@@ -262,9 +394,23 @@ test("a slow region within the timeout answers; a 429 with Retry-After benches i
   await using farm = await startFarm(NAMES);
   const { api, clock } = poolOver(farm);
   using _ = api;
+  // Real time: the farm's `slow` runs on its own timers (30 ms). The
+  // pool's clock moves 1.5 s while the answer is on its way — within the
+  // 2 s attempt timeout, so it is waited for, and its latency is 1.5 s.
   await farm.region("primary").setMode({ slow: 30 });
-  assert.equal(await reply(api), "hello from primary");
-  assert.ok((api.status()[0].latencyMs ?? -1) >= 0);
+  const slow = later(reply(api));
+  await bounded(
+    "primary gets the call",
+    5_000,
+    () => farm.region("primary").waitForRequests(1),
+  );
+  clock.advance(1_500);
+  assert.equal(
+    await bounded("the slow answer", 5_000, () => slow),
+    "hello from primary",
+  );
+  assert.equal(api.status()[0].latencyMs, 1_500);
+  assert.equal(api.status()[0].failures, 0);
   await farm.region("primary").setMode({
     status: 429,
     headers: { "retry-after": "3" },
@@ -277,11 +423,14 @@ test("a slow region within the timeout answers; a 429 with Retry-After benches i
     "hello from hk",
     "benched while Retry-After runs",
   );
-  clock.advance(3_000);
+  clock.advance(2_999);
+  assert.equal(await reply(api), "hello from hk", "benched for 3 s");
+  clock.advance(1);
   assert.equal(await reply(api), "hello from primary");
-  assert.deepEqual(farm.region("primary").received.map((r) => r.mode), [
-    { slow: 30 },
-    { status: 429, headers: { "retry-after": "3" } },
-    "up",
-  ]);
+  assert.equal(
+    farm.region("primary").received.length,
+    3,
+    "the slow answer, the 429, the one after the bench: nothing while benched",
+  );
+  assert.equal(farm.region("hk").received.length, 3);
 });

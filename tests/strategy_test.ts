@@ -1,6 +1,6 @@
 // How endpoints are picked: round-robin, weights, priority tiers, custom.
 
-import { assert, test } from "./_harness.ts";
+import { assert, bounded, test } from "./_harness.ts";
 import { ManualClock, seededRandom } from "./_manual_clock.ts";
 import { endpointsFor, mockRegions } from "./_msw_regions.ts";
 import { createFailover, type FailoverOptions } from "ky-failover";
@@ -59,7 +59,8 @@ test("round-robin skips an endpoint that is out and stays even over the rest", a
 });
 
 test("the first endpoint of a rotation is seeded by random", async () => {
-  const firsts = new Set<string>();
+  const firsts: string[] = [];
+  const expected: string[] = [];
   for (const seed of [1, 2, 3, 4, 5, 6, 7, 8]) {
     using regions = mockRegions(NAMES);
     using api = createFailover({
@@ -67,9 +68,15 @@ test("the first endpoint of a rotation is seeded by random", async () => {
       random: seededRandom(seed),
     });
     await send(api, 1);
-    firsts.add(Object.entries(regions.counts()).find(([, c]) => c === 1)![0]);
+    firsts.push(Object.entries(regions.counts()).find(([, c]) => c === 1)![0]);
+    // The tier's rotation starts at floor(first draw × tier size).
+    expected.push(NAMES[Math.floor(seededRandom(seed)() * NAMES.length)]);
   }
-  assert.ok(firsts.size > 1, "different seeds start at different endpoints");
+  assert.deepEqual(firsts, expected);
+  assert.ok(
+    new Set(firsts).size > 1,
+    "different seeds start at different endpoints",
+  );
 });
 
 test("weighted: traffic follows the weights exactly and interleaves", async () => {
@@ -155,27 +162,43 @@ test('strategy "priority": always the first available in configuration order', a
 
 test("a custom picker chooses among the best tier's untried candidates", async () => {
   using regions = mockRegions(NAMES);
-  const seen: string[][] = [];
+  const seen: { names: string[]; attempt: number; tried: string[] }[] = [];
+  const draws: number[] = [];
   using api = pool({
     strategy: (candidates, context) => {
-      seen.push(candidates.map((c) => c.name));
-      assert.ok(context.attempt >= 1);
-      assert.equal(typeof context.random(), "number");
+      seen.push({
+        names: candidates.map((c) => c.name),
+        attempt: context.attempt,
+        tried: [...context.tried],
+      });
+      draws.push(context.random());
       return candidates[candidates.length - 1].name;
     },
   });
   regions.set("c", { status: 502 });
   await send(api, 1);
-  assert.deepEqual(seen, [["a", "b", "c"], ["a", "b"]]);
+  assert.deepEqual(seen, [
+    { names: ["a", "b", "c"], attempt: 1, tried: [] },
+    { names: ["a", "b"], attempt: 2, tried: ["c"] },
+  ]);
+  // The pool's own random source: seed 7, after the one draw that placed
+  // the tier's rotation.
+  const source = seededRandom(7);
+  source();
+  assert.deepEqual(draws, [source(), source()]);
   assert.deepEqual(regions.counts(), { a: 0, b: 1, c: 1 });
   // Candidates carry no secrets.
+  const handed: string[] = [];
   using api2 = pool({
     strategy: (candidates) => {
-      assert.ok(!JSON.stringify(candidates).includes("sk-"));
+      handed.push(JSON.stringify(candidates));
       return candidates[0];
     },
   });
   await send(api2, 1);
+  assert.equal(handed.length, 1, "the picker ran");
+  assert.match(handed[0], /"name":"a"/);
+  assert.ok(!handed[0].includes("sk-"), handed[0]);
 });
 
 test("a custom picker that returns a stranger fails the call with a clear error", async () => {
@@ -195,6 +218,8 @@ test("least-latency: power of two choices sends most traffic to the fastest, and
   const latency: Record<string, number> = { a: 200, b: 20, c: 100 };
   const held: (() => void)[] = [];
   let hold = false;
+  let allHeld!: () => void;
+  const thirtyHeld = new Promise<void>((resolve) => allHeld = resolve);
   const counts: Record<string, number> = { a: 0, b: 0, c: 0 };
   using api = createFailover({
     endpoints: endpointsFor(NAMES),
@@ -205,7 +230,12 @@ test("least-latency: power of two choices sends most traffic to the fastest, and
     fetch: async (input) => {
       const name = new URL(String(input)).hostname.split(".")[0];
       counts[name]++;
-      if (hold) await new Promise<void>((resolve) => held.push(resolve));
+      if (hold) {
+        await new Promise<void>((resolve) => {
+          held.push(resolve);
+          if (held.length === 30) allHeld();
+        });
+      }
       clock.advance(latency[name]);
       return new Response("{}");
     },
@@ -224,7 +254,7 @@ test("least-latency: power of two choices sends most traffic to the fastest, and
   for (const k of NAMES) counts[k] = 0;
   hold = true;
   const calls = Array.from({ length: 30 }, () => api.fetch("models"));
-  while (held.length < 30) await Promise.resolve();
+  await bounded("30 calls in flight", 5_000, () => thirtyHeld);
   assert.ok(
     counts.b < 30 && counts.b >= 10,
     `b sheds load: ${JSON.stringify(counts)}`,

@@ -2,8 +2,9 @@
 // timer; between calls it is kept unref'd where the runtime allows it (so
 // the next call re-uses it), and close() clears it.
 
-import { assert, test } from "./_harness.ts";
+import { assert, bounded, test } from "./_harness.ts";
 import { ManualClock } from "./_manual_clock.ts";
+import { attemptSignals, later, turns } from "./_observe.ts";
 import { endpointsFor, mockRegions } from "./_msw_regions.ts";
 import { createFailover, type FailoverEvent } from "ky-failover";
 
@@ -39,29 +40,51 @@ test("timers: a re-used timer still times an attempt out exactly on time", async
   const clock = new ManualClock({ refable: true });
   using regions = mockRegions(NAMES, clock);
   const events: FailoverEvent[] = [];
-  using api = pool(clock, { onEvent: (e: FailoverEvent) => events.push(e) });
-  await (await api.fetch("models")).json(); // arms the timer at t = 0
+  const seen = attemptSignals();
+  using api = pool(clock, {
+    onEvent: (e: FailoverEvent) => events.push(e),
+    middleware: [seen.middleware],
+  });
+  await (await api.fetch("models")).json(); // arms the timer for t = 5000
   clock.advance(3_000);
   regions.set("primary", "hang");
-  const call = api.fetch("models"); // deadline at t = 8000
-  await regions.received("primary", 2);
+  const call = later(api.fetch("models")); // deadline at t = 8000
+  await bounded(
+    "primary gets the call",
+    5_000,
+    () => regions.received("primary", 2),
+  );
+  const waiting = seen.attempts[1];
   assert.equal(
     clock.unrefd,
     1,
     "the waiting attempt refs its timer again; the idle guard's stays unref'd",
   );
-  clock.advance(2_000); // t = 5000: the old deadline; nothing is due yet
-  assert.equal(regions.get("hk").received.length, 0, "not early");
-  clock.advance(2_999);
-  assert.equal(regions.get("hk").received.length, 0, "not early");
-  clock.advance(1);
-  const response = await call;
-  assert.equal(((await response.json()) as { region: string }).region, "hk");
+  // Each step is checked on the clock, once the pool had every chance to
+  // act on it: an attempt aborted early would show here.
+  clock.advance(2_000); // t = 5000: the re-used timer fires for the old deadline
+  assert.equal(waiting.signal.aborted, false, "not at t = 5000");
+  await turns();
+  assert.equal(api.status()[1].requests, 0, "no failover at t = 5000");
+  clock.advance(2_999); // t = 7999
+  assert.equal(waiting.signal.aborted, false, "not at t = 7999");
+  await turns();
+  assert.equal(api.status()[1].requests, 0, "no failover at t = 7999");
+  clock.advance(1); // t = 8000
+  assert.equal(waiting.signal.aborted, true, "aborted at t = 8000");
+  await turns();
   const timedOut = events.find((e) =>
     e.type === "attempt" && e.endpoint === "primary" && e.attempt === 1 &&
     "error" in e
   );
-  assert.equal(timedOut?.type === "attempt" && timedOut.durationMs, 5_000);
+  assert.ok(timedOut?.type === "attempt");
+  assert.equal(
+    timedOut.durationMs,
+    5_000,
+    "measured before the clock moved on",
+  );
+  const response = await call;
+  assert.equal(((await response.json()) as { region: string }).region, "hk");
 });
 
 test("timers: concurrent calls share one timer and each times out on its own deadline", async () => {
@@ -69,20 +92,29 @@ test("timers: concurrent calls share one timer and each times out on its own dea
   using regions = mockRegions(NAMES, clock);
   regions.set("primary", "hang");
   using api = pool(clock, { breaker: false });
-  const first = api.fetch("models");
-  await regions.received("primary", 1);
+  const first = later(api.fetch("models"));
+  await bounded(
+    "primary gets request 1",
+    5_000,
+    () => regions.received("primary", 1),
+  );
   clock.advance(1_000);
-  const second = api.fetch("models");
-  await regions.received("primary", 2);
+  const second = later(api.fetch("models"));
+  await bounded(
+    "primary gets request 2",
+    5_000,
+    () => regions.received("primary", 2),
+  );
   assert.equal(clock.pending, 1, "two waiting attempts, one timer");
   clock.advance(4_000); // t = 5000: the first times out, the second waits
   await first;
   assert.equal(regions.get("hk").received.length, 1);
   clock.advance(999);
-  assert.equal(regions.get("hk").received.length, 1, "second not early");
+  await turns();
+  assert.equal(api.status()[1].requests, 1, "second not early");
   clock.advance(1);
   await second;
   assert.equal(regions.get("hk").received.length, 2);
-  await clock.idle();
+  await bounded("every timer gone", 5_000, () => clock.idle());
   assert.equal(clock.pending, 0, "browser-style timers are cleared when idle");
 });
