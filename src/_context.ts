@@ -86,6 +86,8 @@ export class Attempt implements AttemptContext {
   verdict: Verdict = "exhausted";
   health: Health = "neutral";
   durationMs = 0;
+  /** The endpoint's run of failures that this attempt's answer ended. */
+  runBefore = 0;
   /** The endpoint rejected its own credentials (401 / 403). */
   unauthorized = false;
   /** The body was read whole inside the attempt (see the buffer step). */

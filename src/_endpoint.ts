@@ -171,6 +171,16 @@ export class Endpoint {
     this.#errorRate = 0;
   }
 
+  /**
+   * A committed stream's headers counted as an answer and ended a run of
+   * `run` failures; its stall proves otherwise: that run goes on, so that
+   * streams stalling one after another open the breaker like any other
+   * run of failures.
+   */
+  resumeRun(run: number): void {
+    if (run > this.consecutiveFailures) this.consecutiveFailures = run;
+  }
+
   /** Records an answer that counts as healthy: ends a run of failures. */
   recordSuccess(): void {
     this.consecutiveFailures = 0;

@@ -111,7 +111,8 @@ export function startHealthChecks(
    * ends, if that comes before its next regular probe.
    */
   function probeAtCooldownEnd(endpoint: Endpoint): void {
-    if (!endpoint.probesRecovery) return;
+    // A probe that opened it re-arms the regular interval when it ends.
+    if (!endpoint.probesRecovery || inFlight.has(endpoint)) return;
     const next = due.get(endpoint);
     if (next === undefined || endpoint.openUntil < next) {
       schedule(endpoint, endpoint.openUntil - clock.now());
@@ -174,7 +175,7 @@ export function startHealthChecks(
     if (ok) {
       endpoint.recordSuccess();
       endpoint.clearHealthBenches();
-      recordHealth(pool, endpoint, "success", now, true);
+      recordHealth(pool, endpoint, "success", now);
     } else {
       endpoint.recordFailure(
         status === undefined ? describeError(error) : `HTTP ${status}`,
@@ -182,7 +183,7 @@ export function startHealthChecks(
         false,
       );
       endpoint.unhealthyUntil = now + unhealthyBench;
-      recordHealth(pool, endpoint, "failure", now, true);
+      recordHealth(pool, endpoint, "failure", now);
     }
   }
 

@@ -2,11 +2,12 @@
 // after the cooldown, close on success, reopen with a longer capped cooldown.
 // Panic mode when every endpoint is out.
 
-import { assert, test } from "./_harness.ts";
+import { assert, bounded, test } from "./_harness.ts";
 import { ManualClock } from "./_manual_clock.ts";
+import { later, turns } from "./_observe.ts";
 import { tieredPool } from "./_pool.ts";
 import { mockRegions } from "./_msw_regions.ts";
-import type { FailoverOptions } from "ky-failover";
+import { type FailoverOptions, isFailoverError } from "ky-failover";
 
 const NAMES = ["primary", "hk", "sg"];
 
@@ -94,10 +95,23 @@ test("half-open admits a single probe at a time; others go elsewhere", async () 
   for (let i = 0; i < 3; i++) await call(api);
   clock.advance(60_000);
   regions.set("primary", { slow: 100 });
-  const probe = call(api);
-  await regions.received("primary", 4);
-  const others = await Promise.all([call(api), call(api), call(api)]);
-  assert.deepEqual(others, ["hk", "hk", "hk"]);
+  const probe = later(call(api));
+  await bounded(
+    "the probe reaches primary",
+    5_000,
+    () => regions.received("primary", 4),
+  );
+  const others = later(Promise.all([call(api), call(api), call(api)]));
+  await turns();
+  assert.equal(
+    api.status()[0].inFlight,
+    1,
+    "the probe holds the permit: nothing else is sent to primary",
+  );
+  assert.deepEqual(
+    await bounded("the other calls, answered elsewhere", 5_000, () => others),
+    ["hk", "hk", "hk"],
+  );
   assert.equal(
     regions.get("primary").received.length,
     4,
@@ -128,6 +142,62 @@ test("random errors do not open the breaker; a real outage after them still does
   await call(api);
   assert.deepEqual(breakers(), ["primary:closed→open"]);
   assert.equal(api.status()[0].consecutiveFailures, 6);
+});
+
+test("an endpoint failing half its requests opens after 2 × failureThreshold failures in a row, not later", async () => {
+  using regions = mockRegions(NAMES);
+  const { api, breakers } = setup();
+  using _ = api;
+  // Every other answer fails: an error rate of about one half, at which a
+  // run of 6 happens by chance once in 64 runs — noise by the chance rule,
+  // but the run may never need to be longer than 2 × 3.
+  for (let i = 0; i < 40; i++) {
+    regions.set("primary", i % 2 === 0 ? { status: 500 } : "up");
+    await call(api);
+  }
+  assert.deepEqual(breakers(), []);
+  regions.set("primary", { status: 500 });
+  for (let i = 1; i <= 5; i++) {
+    assert.equal(await call(api), "hk");
+    assert.equal(api.status()[0].state, "healthy", `after ${i} in a row`);
+  }
+  await call(api);
+  assert.deepEqual(breakers(), ["primary:closed→open"]);
+  assert.equal(api.status()[0].consecutiveFailures, 6);
+});
+
+test("a 429 neither ends a run of failures nor closes a half-open breaker", async () => {
+  using regions = mockRegions(NAMES);
+  const { api, breakers, clock } = setup();
+  using _ = api;
+  const limited = { status: 429, headers: { "retry-after-ms": "100" } };
+  regions.set("primary", { status: 500 });
+  for (let i = 0; i < 2; i++) await call(api);
+  regions.set("primary", limited);
+  assert.equal(await call(api), "hk");
+  assert.equal(api.status()[0].consecutiveFailures, 2, "the 429 is neutral");
+  clock.advance(100);
+  regions.set("primary", { status: 500 });
+  await call(api);
+  assert.deepEqual(
+    breakers(),
+    ["primary:closed→open"],
+    "2 failures, a 429, a failure: three in a row",
+  );
+
+  // Half-open: the trial gets a 429. That is no sign of health.
+  clock.advance(60_000);
+  regions.set("primary", limited);
+  assert.equal(await call(api), "hk");
+  assert.deepEqual(breakers(), [
+    "primary:closed→open",
+    "primary:open→half-open",
+  ]);
+  assert.equal(api.status()[0].state, "rate-limited");
+  clock.advance(100);
+  regions.set("primary", "up");
+  assert.equal(await call(api), "primary", "a real answer closes it");
+  assert.deepEqual(breakers().at(-1), "primary:half-open→closed");
 });
 
 test("after an outage the breaker is strict again: three failures reopen it", async () => {
@@ -191,7 +261,12 @@ test("panic mode: with every breaker open, the soonest to recover is still tried
   using _ = api;
   for (const name of NAMES) regions.set(name, "error");
   // Open them one at a time so they recover in a known order.
-  await api.fetch("models").catch(() => {});
+  const error = await api.fetch("models").then(() => undefined, (e) => e);
+  assert.ok(isFailoverError(error), String(error));
+  assert.deepEqual(
+    error.attempts.map((a) => [a.endpoint, a.error instanceof TypeError]),
+    [["primary", true], ["hk", true], ["sg", true]],
+  );
   assert.deepEqual(api.status().map((s) => s.state), ["open", "open", "open"]);
   clock.advance(10_000);
   regions.set("primary", "up");
@@ -231,4 +306,35 @@ test("4xx answers keep the breaker closed (the endpoint is alive)", async () => 
     assert.equal(await call(api), "HTTP 404");
   }
   assert.deepEqual(breakers(), []);
+});
+
+test("attempts sent before the breaker opened and failing after it do not re-open it: only a failed panic attempt lengthens a cooldown", async () => {
+  const { api, clock, events } = tieredPool(NAMES, {
+    timeout: 1_000,
+    breaker: { failureThreshold: 2, cooldown: 60_000 },
+    strategy: "priority",
+    maxAttempts: 1,
+  });
+  using _ = api;
+  using regions = mockRegions(NAMES, clock);
+  regions.set("primary", "hang");
+  // Three calls in flight to primary while its breaker is still closed.
+  const calls = [1, 2, 3].map(() =>
+    later(api.fetch("models").then(() => undefined, (e) => e))
+  );
+  await bounded(
+    "three hanging attempts",
+    5_000,
+    () => regions.received("primary", 3),
+  );
+  await bounded("their timeouts", 5_000, () => clock.scheduled(1_000));
+  clock.advance(1_000); // all three time out together
+  for (const error of await Promise.all(calls)) {
+    assert.ok(isFailoverError(error), String(error));
+  }
+  const opened = events.flatMap((e) =>
+    e.type === "breaker" ? [`${e.from}→${e.to} ${e.cooldownMs ?? ""}`] : []
+  );
+  assert.deepEqual(opened, ["closed→open 60000"], "opened once, 60 s");
+  assert.equal(api.status()[0].availableAt, clock.now() + 60_000);
 });

@@ -58,18 +58,19 @@ export function refreshBreaker(
 }
 
 /**
- * Applies an attempt's health verdict to the endpoint's breaker. A failure
- * while the breaker is already open — a panic attempt, sent because
- * nothing else was available — re-opens it with the next, longer cooldown,
- * so that a total outage spreads its few attempts ever more thinly.
- * Health-check probes pass `probe`: they never lengthen a cooldown.
+ * Applies an attempt's health verdict to the endpoint's breaker. A failed
+ * `panic` attempt — sent to an open endpoint because nothing else was
+ * available — re-opens it with the next, longer cooldown, so that a total
+ * outage spreads its few attempts ever more thinly. Any other failure that
+ * lands while the breaker is open (an attempt sent before it opened, a
+ * probe, a stall) leaves the cooldown as it is.
  */
 export function recordHealth(
   pool: Pool,
   endpoint: Endpoint,
   health: "success" | "failure" | "neutral",
   now: number,
-  probe = false,
+  panic = false,
 ): void {
   const settings = pool.options.breaker;
   if (settings === false || health === "neutral") return;
@@ -79,7 +80,7 @@ export function recordHealth(
     return;
   }
   const reopen = endpoint.breaker === "half-open" ||
-    (endpoint.breaker === "open" && !probe);
+    (endpoint.breaker === "open" && panic);
   const trip = endpoint.breaker === "closed" &&
     endpoint.failedEnough(settings.failureThreshold);
   if (!reopen && !trip) return;
@@ -90,7 +91,7 @@ export function recordHealth(
   );
   endpoint.openUntil = now + cooldown;
   transition(pool, endpoint, "open", cooldown);
-  if (!probe) pool.onBreakerOpen?.(endpoint);
+  pool.onBreakerOpen?.(endpoint);
 }
 
 /**
@@ -111,7 +112,7 @@ export function breaker(pool: Pool): Steps<Attempt> {
     },
     after(ctx) {
       const now = ctx.finishedAt ?? pool.options.clock.now();
-      recordHealth(pool, ctx.target!, ctx.health, now);
+      recordHealth(pool, ctx.target!, ctx.health, now, ctx.panic);
     },
   };
 }

@@ -176,6 +176,7 @@ function settle(pool: Pool, ctx: Attempt): void {
       : `HTTP ${status}`;
     endpoint.recordFailure(description, now, true);
   } else if (ctx.health === "success") {
+    ctx.runBefore = endpoint.consecutiveFailures;
     endpoint.recordSuccess();
     endpoint.clearHealthBenches();
   }

@@ -106,6 +106,7 @@ class Watch {
     const pool = this.#pool;
     const endpoint = ctx.target!;
     const now = pool.options.clock.now();
+    endpoint.resumeRun(ctx.runBefore);
     endpoint.recordFailure(describeError(error), now, true);
     if (this.#stalled && pool.listening) {
       pool.emit({

@@ -350,7 +350,34 @@ export function mockRegion(options: MockRegionOptions): MockRegion {
     (await options.reply?.(request, context)) ??
       defaultReply(request, context);
 
+  /**
+   * Requests whose client has not gone away, held strongly: on Node a
+   * `Request`'s signal follows the caller's only while the `Request` lives,
+   * so a hanging or stalled answer whose `Request` was collected would
+   * never learn that its client aborted.
+   */
+  const live = new Set<Request>();
+
   const answer = async (request: Request): Promise<Response> => {
+    if (!request.signal.aborted) {
+      live.add(request);
+      request.signal.addEventListener("abort", () => live.delete(request), {
+        once: true,
+      });
+    }
+    try {
+      const response = await answerLive(request);
+      // A stream keeps listening to its client until it ends or is aborted.
+      const type = response.headers.get("content-type") ?? "";
+      if (!type.startsWith("text/event-stream")) live.delete(request);
+      return response;
+    } catch (error) {
+      live.delete(request);
+      throw error;
+    }
+  };
+
+  const answerLive = async (request: Request): Promise<Response> => {
     const mode = region.mode;
     const text = request.method === "GET" || request.method === "HEAD"
       ? ""
@@ -438,6 +465,7 @@ export function mockRegion(options: MockRegionOptions): MockRegion {
       }),
     reset: () => {
       received.length = 0;
+      live.clear();
     },
   };
   return region;
