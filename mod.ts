@@ -70,6 +70,7 @@ export type {
   EndpointStatus,
   FailoverEvent,
   FailoverOptions,
+  HeaderValues,
   HealthCheckOptions,
   HedgeOptions,
   Middleware,
