@@ -4,46 +4,54 @@
  * not one call fails.
  *
  * ```sh
- * npm run demo                     # three local fake regions, scripted outage (~25 s)
- * deno run --allow-net --allow-env --allow-read scripts/demo.ts --time-scale 0.25   # same, ~6 s
+ * npm run demo                     # three local fake regions, scripted outages (~22 s)
+ * deno run --allow-net --allow-env --allow-read scripts/demo.ts --time-scale 0.25   # same, ~5.5 s
  * deno run --allow-net --allow-env --allow-read scripts/demo.ts --config scripts/endpoints.example.json
  * ```
  *
  * Without arguments it starts three fake OpenAI-compatible regions on
  * 127.0.0.1 (`primary`, `hk`, `sg`, priorities 1–3; see
- * `tests/_region_farm.ts`), sends ~20 calls per second through
- * `api.ky.post("chat/completions")` and scripts the primary's life:
+ * `tests/_region_farm.ts`), sends 20 calls per second through
+ * `api.ky.post("chat/completions")` and scripts the primary's life. Each
+ * fault starts from a healthy primary (the phase before it lets the
+ * primary recover), so each shows what that fault alone does:
  *
- * | phase | primary |
- * |---|---|
- * | all up | answers |
- * | primary down | refuses connections |
- * | primary 500 | answers HTTP 500 |
- * | primary 429 | answers 429 with `Retry-After: 2` |
- * | primary back up | answers again: the breaker half-opens, closes, traffic returns |
+ * | phase | primary | what to watch |
+ * |---|---|---|
+ * | all up | answers | all traffic on the primary |
+ * | primary down | refuses connections | failovers to hk, the breaker opens after 3 failures, its probe is refused |
+ * | primary back up | answers | the probe after the cooldown passes, the breaker closes, traffic returns |
+ * | primary 500 | answers HTTP 500 | the same for 5xx |
+ * | primary back up | answers | the same recovery |
+ * | primary 429 | answers 429 with `Retry-After: 2` | no breaker: the primary is benched for 2 s, tried again, benched again |
+ * | primary back up | answers | traffic returns once the bench ends |
  *
- * It prints each phase change, each breaker change and rate limit as it
- * happens, one line per second (calls, requests per region, failovers,
- * latency, breaker states) and a summary.
+ * Its timings are shortened (printed at the start, with a legend of the
+ * status line): breaker cooldown 1.5 s, then 3 s after a failed probe;
+ * `Retry-After: 2`; per-attempt timeout 2 s.
  *
  * With `--config file.json` it sends a bounded, gentle stream of calls to
- * real endpoints instead (no fault injection). The file:
+ * real endpoints instead (no fault injection). The file (every field but
+ * `endpoints`, `name` and `url` optional; the README's "The demo's config
+ * file" has the details):
  *
  * ```json
  * {
- *   "model": "gpt-4.1-mini",        // required
- *   "requests": 20,                 // calls to send, 1–1000, default 20
- *   "rate": 2,                      // calls per second, 0.1–20, default 2
- *   "timeout": 30000,               // per-attempt timeout in ms, default 30000
- *   "prompt": "…",                  // optional user message
+ *   "model": "gpt-4.1-mini",
+ *   "requests": 20, "rate": 2, "timeout": 30000, "prompt": "…",
+ *   "healthCheck": { "interval": 10000 },
  *   "endpoints": [
- *     { "name": "openai", "url": "https://api.openai.com/v1", "apiKeyEnv": "OPENAI_API_KEY", "priority": 1, "weight": 1 }
+ *     { "name": "openai", "url": "https://api.openai.com/v1", "apiKeyEnv": "OPENAI_API_KEY", "priority": 1 },
+ *     { "name": "azure", "url": "https://my.openai.azure.com/openai/v1?api-version=preview",
+ *       "headers": { "api-key": { "env": "AZURE_OPENAI_API_KEY" } }, "model": "my-deployment",
+ *       "priority": 2, "weight": 1, "healthCheck": false }
  *   ]
  * }
  * ```
  *
- * Each key is read from the environment variable named by `apiKeyEnv`
- * (omit it for endpoints that need no key). Keys are never printed.
+ * Keys come from the environment variables the file names (`apiKeyEnv`,
+ * `{ "env": … }` header values), never from the file itself; keys are
+ * never printed.
  *
  * Exit code: 0 when every call succeeded, 1 when some failed, 2 for a bad
  * command line or configuration.
@@ -54,11 +62,14 @@
 import process from "node:process";
 import { readFile } from "node:fs/promises";
 import {
+  type BreakerState,
   createFailover,
   type EndpointOptions,
   type EndpointStatus,
   type FailoverEvent,
   type FailoverOptions,
+  type HealthCheckOptions,
+  type Middleware,
 } from "ky-failover";
 import {
   type Farm,
@@ -70,8 +81,13 @@ import {
 
 /** Real endpoints to run the demo against (see {@linkcode parseConfig}). */
 export interface DemoConfig {
-  /** Model sent in every call. */
-  model: string;
+  /**
+   * Model sent in every call, unless the endpoint that answers has its own
+   * (see `models`). `undefined` when every endpoint names its own.
+   */
+  model: string | undefined;
+  /** Each endpoint's own model, by endpoint name (only those that set one). */
+  models: Record<string, string>;
   /** Number of calls to send. */
   requests: number;
   /** Calls started per second. */
@@ -80,7 +96,9 @@ export interface DemoConfig {
   timeout: number;
   /** The user message of every call. */
   prompt: string;
-  /** The pool, keys resolved. */
+  /** The pool's active health checks, or `false` (the default). */
+  healthCheck: HealthCheckOptions | false;
+  /** The pool, keys and header values resolved from the environment. */
   endpoints: EndpointOptions[];
 }
 
@@ -88,8 +106,8 @@ export interface DemoConfig {
 export interface DemoOptions {
   /**
    * Shrinks (or stretches) the scripted timeline and its timers: breaker
-   * cooldowns, `Retry-After`, the call rate and the report interval. `0.2`
-   * runs the whole story in about 5 s. Default `1` (about 24 s). Ignored
+   * cooldowns, `Retry-After`, the call rate and the report interval. `0.25`
+   * runs the whole story in about 5.5 s. Default `1` (about 22 s). Ignored
    * with `config`.
    */
   timeScale?: number;
@@ -97,6 +115,15 @@ export interface DemoOptions {
   log?: (line: string) => void;
   /** Run against these real endpoints instead of the local fake regions. */
   config?: DemoConfig;
+}
+
+/** A circuit breaker's change of state, as it happened in a phase. */
+export interface BreakerChange {
+  endpoint: string;
+  from: BreakerState;
+  to: BreakerState;
+  /** For `to: "open"`: how long it stays open, in ms. */
+  cooldownMs?: number;
 }
 
 /** What happened in one phase of the timeline. */
@@ -107,16 +134,32 @@ export interface PhaseSummary {
   description: string;
   /** Start, in ms since the demo started. */
   startMs: number;
-  /** End, in ms since the demo started. */
+  /**
+   * When it stopped sending calls, in ms since the demo started (its calls
+   * still in flight then are counted in it).
+   */
   endMs: number;
   /** Calls that completed during the phase. */
   calls: number;
   /** Calls that failed during the phase. */
   failures: number;
+  /** Times a call moved from one endpoint to another during the phase. */
+  failovers: number;
   /** Calls answered successfully by each region during the phase. */
   successes: Record<string, number>;
   /** Attempts sent to each region during the phase (failed ones included). */
   requests: Record<string, number>;
+  /** Attempts to each region that got no usable answer (network error, timeout, 5xx, 429). */
+  failedRequests: Record<string, number>;
+  /** Every breaker change of state during the phase, in order. */
+  breakerChanges: BreakerChange[];
+  /**
+   * Every time a region was benched after a 429 during the phase: region and
+   * how long, in ms. A 429 that arrives while its region is already benched
+   * (a call sent before the first 429 came back) only extends that bench and
+   * is not counted again.
+   */
+  rateLimits: { endpoint: string; delayMs: number }[];
 }
 
 /** One region (endpoint) over the whole run. */
@@ -161,37 +204,67 @@ export class ConfigError extends Error {
 
 // ------------------------------------------------------------------- config
 
-const CONFIG_KEYS = new Set([
+const CONFIG_KEYS = [
   "model",
   "requests",
   "rate",
   "timeout",
   "prompt",
+  "healthCheck",
   "endpoints",
-]);
-const ENDPOINT_KEYS = new Set([
+];
+const ENDPOINT_KEYS = [
   "name",
   "url",
   "apiKeyEnv",
+  "headers",
+  "model",
   "priority",
   "weight",
-]);
+  "healthCheck",
+];
+
+/** Fields that would hold a key in the file itself. */
+const KEY_FIELDS = new Set(["apiKey", "api_key", "key", "token", "secret"]);
+
+/** Header names whose values are credentials. */
+const CREDENTIAL_HEADER =
+  /auth|key|token|secret|passw|cookie|signature|credential/i;
+
+/** Query parameter names that carry credentials (`?key=`, `?sig=` …). */
+const CREDENTIAL_PARAM = /key|token|secret|passw|sig|auth|credential/i;
+
+/** Values that look like a key whatever field they are in. */
+const LOOKS_LIKE_KEY = /^\s*(sk-|sk_|bearer\s|basic\s|eyJ)/i;
+
+const ENV_NAME = /^[A-Za-z_][A-Za-z0-9_]*$/;
+
+const NO_KEYS_IN_FILE =
+  "keys never go in the file: put the key in an environment variable and name that variable";
 
 function isRecord(value: unknown): value is Record<string, unknown> {
   return typeof value === "object" && value !== null && !Array.isArray(value);
 }
 
+function show(value: unknown): string {
+  return JSON.stringify(value) ?? String(value);
+}
+
 function checkKeys(
   value: Record<string, unknown>,
-  allowed: Set<string>,
+  allowed: readonly string[],
   where: string,
+  keyHint: string,
 ): void {
   for (const key of Object.keys(value)) {
-    if (!allowed.has(key)) {
+    if (KEY_FIELDS.has(key)) {
       throw new ConfigError(
-        `${where}: unknown field "${key}" (allowed: ${
-          [...allowed].join(", ")
-        })`,
+        `${where}.${key}: ${NO_KEYS_IN_FILE} ${keyHint}`,
+      );
+    }
+    if (!allowed.includes(key)) {
+      throw new ConfigError(
+        `${where}: unknown field "${key}" (allowed: ${allowed.join(", ")})`,
       );
     }
   }
@@ -213,7 +286,7 @@ function numberField(
     throw new ConfigError(
       `${where} must be ${
         integer ? "an integer" : "a number"
-      } from ${min} to ${max}, got ${JSON.stringify(value)}`,
+      } from ${min} to ${max}, got ${show(value)}`,
     );
   }
   return value;
@@ -222,18 +295,44 @@ function numberField(
 function stringField(value: unknown, where: string): string {
   if (typeof value !== "string" || value.trim() === "") {
     throw new ConfigError(
-      `${where} must be a non-empty string, got ${
-        JSON.stringify(value) ?? String(value)
+      `${where} must be a non-empty string, got ${show(value)}`,
+    );
+  }
+  return value;
+}
+
+/** Reads the environment variable named at `where`; never echoes its value. */
+function fromEnv(
+  variable: unknown,
+  where: string,
+  what: string,
+  env: (name: string) => string | undefined,
+): string {
+  if (typeof variable !== "string" || !ENV_NAME.test(variable)) {
+    throw new ConfigError(
+      `${where} must name an environment variable (letters, digits, _), got ${
+        show(variable)
       }`,
+    );
+  }
+  const value = env(variable);
+  if (value === undefined || value === "") {
+    throw new ConfigError(
+      `${where}: environment variable ${variable} is not set (it holds ${what})`,
     );
   }
   return value;
 }
 
 /**
- * Validates a parsed config file and resolves each endpoint's key from the
- * environment variable named by its `apiKeyEnv`. Throws a
- * {@linkcode ConfigError} naming the field (or the missing variable).
+ * Validates a parsed config file and resolves each endpoint's key (from the
+ * environment variable named by `apiKeyEnv`) and `{ "env": … }` header
+ * values. Throws a {@linkcode ConfigError} naming the field — for a key
+ * written in the file itself (an `apiKey` field, a credential header or
+ * query parameter with a literal value) too, without echoing it. What the
+ * pool checks itself (priority, weight, URL, header syntax, health-check
+ * settings) is checked by building the pool once, its message re-worded to
+ * name the file's field.
  */
 export function parseConfig(
   json: unknown,
@@ -241,8 +340,10 @@ export function parseConfig(
   source = "config",
 ): DemoConfig {
   if (!isRecord(json)) throw new ConfigError(`${source}: must be an object`);
-  checkKeys(json, CONFIG_KEYS, source);
-  const model = stringField(json.model, `${source}: model`);
+  checkKeys(json, CONFIG_KEYS, source, 'with "apiKeyEnv" on its endpoint');
+  const model = json.model === undefined
+    ? undefined
+    : stringField(json.model, `${source}: model`);
   const requests = numberField(
     json.requests,
     `${source}: requests`,
@@ -262,55 +363,140 @@ export function parseConfig(
   const prompt = json.prompt === undefined
     ? "Reply with the single word: pong"
     : stringField(json.prompt, `${source}: prompt`);
+  if (
+    json.healthCheck !== undefined && json.healthCheck !== false &&
+    !isRecord(json.healthCheck)
+  ) {
+    throw new ConfigError(
+      `${source}: healthCheck must be an object ({ path, interval, timeout, jitter }) or false, got ${
+        show(json.healthCheck)
+      }`,
+    );
+  }
+  const healthCheck = (json.healthCheck ?? false) as HealthCheckOptions | false;
   if (!Array.isArray(json.endpoints) || json.endpoints.length === 0) {
     throw new ConfigError(`${source}: endpoints must be a non-empty array`);
   }
-  const names = new Set<string>();
+  const models: Record<string, string> = {};
   const endpoints = json.endpoints.map((raw: unknown, i: number) => {
     const where = `${source}: endpoints[${i}]`;
     if (!isRecord(raw)) throw new ConfigError(`${where} must be an object`);
-    checkKeys(raw, ENDPOINT_KEYS, where);
+    checkKeys(raw, ENDPOINT_KEYS, where, 'with "apiKeyEnv"');
     const name = stringField(raw.name, `${where}.name`);
-    if (names.has(name)) {
-      throw new ConfigError(`${where}.name: "${name}" is used twice`);
-    }
-    names.add(name);
     const url = stringField(raw.url, `${where}.url`);
     let parsed: URL;
     try {
       parsed = new URL(url);
     } catch {
-      throw new ConfigError(`${where}.url: not a valid URL: ${url}`);
+      // Echoed only when it cannot hold a key (no user info, no query).
+      throw new ConfigError(
+        `${where}.url must be an absolute http(s) URL${
+          /[@?]/.test(url) ? "" : `, got ${show(url)}`
+        }`,
+      );
     }
-    if (parsed.protocol !== "https:" && parsed.protocol !== "http:") {
-      throw new ConfigError(`${where}.url must be an http(s) URL`);
+    if (parsed.username || parsed.password) {
+      throw new ConfigError(
+        `${where}.url: ${NO_KEYS_IN_FILE} with "apiKeyEnv" (the URL has user info)`,
+      );
     }
-    const endpoint: EndpointOptions = {
-      name,
-      url,
-      priority: numberField(raw.priority, `${where}.priority`, 1, 0, 1e6),
-      weight: numberField(raw.weight, `${where}.weight`, 1, 0, 1e6),
-    };
-    if (raw.apiKeyEnv !== undefined) {
-      const variable = stringField(raw.apiKeyEnv, `${where}.apiKeyEnv`);
-      const key = env(variable);
-      if (key === undefined || key === "") {
+    for (const [param, value] of parsed.searchParams) {
+      if (CREDENTIAL_PARAM.test(param) || LOOKS_LIKE_KEY.test(value)) {
         throw new ConfigError(
-          `environment variable ${variable} is not set (it holds the API key of endpoint "${name}")`,
+          `${where}.url: query parameter "${param}" looks like a credential; ${NO_KEYS_IN_FILE} with "apiKeyEnv" or a header { "env": … }`,
         );
       }
-      endpoint.apiKey = key;
+    }
+    const endpoint: EndpointOptions = { name, url };
+    if (raw.apiKeyEnv !== undefined) {
+      endpoint.apiKey = fromEnv(
+        raw.apiKeyEnv,
+        `${where}.apiKeyEnv`,
+        `the API key of endpoint "${name}"`,
+        env,
+      );
+    }
+    if (raw.headers !== undefined) {
+      if (!isRecord(raw.headers)) {
+        throw new ConfigError(
+          `${where}.headers must be an object of header name → "value" or { "env": "VARIABLE" }`,
+        );
+      }
+      const headers: Record<string, string> = {};
+      for (const [header, value] of Object.entries(raw.headers)) {
+        const at = `${where}.headers[${show(header)}]`;
+        if (isRecord(value)) {
+          checkKeys(value, ["env"], at, 'in "env"');
+          headers[header] = fromEnv(
+            value.env,
+            `${at}.env`,
+            `the "${header}" header of endpoint "${name}"`,
+            env,
+          );
+        } else if (typeof value === "string") {
+          if (CREDENTIAL_HEADER.test(header) || LOOKS_LIKE_KEY.test(value)) {
+            throw new ConfigError(
+              `${at}: a credential header; ${NO_KEYS_IN_FILE} as { "env": "VARIABLE" }`,
+            );
+          }
+          headers[header] = value;
+        } else {
+          throw new ConfigError(
+            `${at} must be a string or { "env": "VARIABLE" }, got ${
+              show(value)
+            }`,
+          );
+        }
+      }
+      endpoint.headers = headers;
+    }
+    if (raw.model !== undefined) {
+      models[name] = stringField(raw.model, `${where}.model`);
+    } else if (model === undefined) {
+      throw new ConfigError(
+        `${where}.model: required, since the file has no top-level "model"`,
+      );
+    }
+    // Checked by the pool below.
+    if (raw.priority !== undefined) {
+      endpoint.priority = raw.priority as number;
+    }
+    if (raw.weight !== undefined) endpoint.weight = raw.weight as number;
+    if (raw.healthCheck !== undefined) {
+      endpoint.healthCheck = raw.healthCheck as EndpointOptions["healthCheck"];
     }
     return endpoint;
   });
-  return { model, requests, rate, timeout, prompt, endpoints };
+  // Let the pool validate the rest (unique names, URL shape, priority and
+  // weight ranges, header syntax, health-check settings); its messages name
+  // the option (`options.endpoints[1].priority …`) and never a key.
+  try {
+    createFailover({ endpoints, healthCheck, timeout }).close();
+  } catch (error) {
+    const message = (error as Error).message
+      .replace(/^ky-failover: options\./, "");
+    throw new ConfigError(`${source}: ${message}`);
+  }
+  return {
+    model,
+    models,
+    requests,
+    rate,
+    timeout,
+    prompt,
+    healthCheck,
+    endpoints,
+  };
 }
 
 // ----------------------------------------------------------------- timeline
 
 interface Phase {
   name: string;
+  /** What the primary does. */
   description: string;
+  /** What to watch in the output. */
+  watch: string;
   /** Mode of the primary during the phase. */
   mode: RegionMode;
   /** Length at time scale 1, in ms. */
@@ -318,63 +504,107 @@ interface Phase {
 }
 
 /**
- * The scripted life of the primary (lengths at time scale 1). They follow
- * the breaker: it opens at ~3 s (cooldown 3 s), its probe at ~6 s is
- * refused (cooldown doubles to 6 s, the `maxCooldown`), the probe at ~12 s
- * gets a 500 (6 s again), the probe at ~18 s gets a 429 (benched 2 s, the
- * breaker stays half-open), and the probe at ~20 s finds the primary back
- * up and closes the breaker. Each probe has over 1 s of margin before its
- * phase ends.
+ * The demo's timings at time scale 1, shortened from the library's defaults
+ * so that a breaker opens and recovers within seconds.
+ */
+const TIMINGS = {
+  /** Per-attempt timeout (not scaled: the regions' latencies are not). */
+  timeout: 2000,
+  failureThreshold: 3,
+  /** First cooldown of an opened breaker. */
+  cooldown: 1500,
+  /** Cooldown after a failed probe (`cooldown × 2`, the cap). */
+  maxCooldown: 3000,
+  /** The primary's `Retry-After` in the 429 phase. */
+  retryAfter: 2000,
+  /** One status line per this. */
+  report: 1000,
+  /** Two calls start every this. */
+  tick: 100,
+};
+
+/**
+ * The scripted life of the primary (lengths at time scale 1). Each fault
+ * starts from a healthy primary: the phase before it lets the breaker close
+ * again (a breaker closing forgets the failures before it). Between two
+ * phases the sender pauses until the calls in flight have finished (a
+ * call's latency), so each call lies inside one phase. The lengths follow
+ * the breaker, with at least 0.7 s of margin around each step:
  *
- * | phase | from | to |
- * |---|---|---|
- * | all up | 0 s | 3 s |
- * | primary down | 3 s | 8 s |
- * | primary 500 | 8 s | 13.5 s |
- * | primary 429 | 13.5 s | 19.5 s |
- * | primary back up | 19.5 s | 24.5 s |
+ * - primary down (2–5.5 s): three refused requests open the breaker at
+ *   ~2.1 s (1.5 s), its probe at ~3.7 s is refused (3 s, the cap);
+ * - primary back up (5.5–8 s): the probe at ~6.8 s passes and closes it;
+ * - primary 500 (8–11 s), primary back up (11–14 s): the same with HTTP 500
+ *   (probes at ~9.7 s and ~12.8 s);
+ * - primary 429 (14–17.5 s): no breaker (a 429 is neutral); the primary is
+ *   benched 2 s at ~14 s and again at ~16.1 s;
+ * - primary back up (17.5–21.5 s): the bench ends at ~18.2 s and traffic
+ *   returns.
  */
 function timeline(scale: number): Phase[] {
-  const retryMs = Math.round(2000 * scale);
+  const t = (value: number) => seconds(value * scale);
+  const retryMs = Math.round(TIMINGS.retryAfter * scale);
   const retryHeaders: Record<string, string> = scale === 1
     ? { "retry-after": "2" }
     : {
       "retry-after-ms": String(retryMs),
       "retry-after": String(Math.max(1, Math.round(retryMs / 1000))),
     };
+  const opens =
+    `each call that tries it fails over to hk; ${TIMINGS.failureThreshold} failures in a row open its breaker for ${
+      t(TIMINGS.cooldown)
+    }; then one probe is let through, fails, and the breaker reopens for ${
+      t(TIMINGS.maxCooldown)
+    }`;
+  const backUp = (watch: string, ms: number): Phase => ({
+    name: "primary back up",
+    description: "the primary answers again",
+    watch,
+    mode: "up",
+    ms,
+  });
   return [
     {
       name: "all up",
-      description: "all regions up; traffic goes to the primary",
+      description: "every region answers",
+      watch: "all traffic goes to the primary (priority 1)",
       mode: "up",
-      ms: 3000,
+      ms: 2000,
     },
     {
       name: "primary down",
-      description: "primary refuses connections",
+      description: "the primary refuses connections",
+      watch: opens,
       mode: "down",
-      ms: 5000,
+      ms: 3500,
     },
+    backUp(
+      "hk keeps the traffic until the breaker's cooldown ends; then its probe passes, the breaker closes and traffic returns to the primary",
+      2500,
+    ),
     {
       name: "primary 500",
-      description: "primary answers HTTP 500",
+      description: "the primary answers HTTP 500",
+      watch: opens,
       mode: { status: 500 },
-      ms: 5500,
+      ms: 3000,
     },
+    backUp("the same recovery", 3000),
     {
       name: "primary 429",
-      description: `primary answers HTTP 429 with Retry-After: ${
-        scale === 1 ? "2" : `${retryMs} ms`
+      description: `the primary answers HTTP 429 with ${
+        scale === 1 ? "Retry-After: 2" : `retry-after-ms: ${retryMs}`
       }`,
+      watch: `a 429 opens no breaker: the primary is benched for the ${
+        t(TIMINGS.retryAfter)
+      } it asked for, its calls fail over to hk, then it is tried again and benched again`,
       mode: { status: 429, headers: retryHeaders },
-      ms: 6000,
+      ms: 3500,
     },
-    {
-      name: "primary back up",
-      description: "primary answers again",
-      mode: "up",
-      ms: 5000,
-    },
+    backUp(
+      "traffic returns to the primary as soon as its bench ends",
+      4000,
+    ),
   ];
 }
 
@@ -400,8 +630,14 @@ function ms(value: number | undefined): string {
   return value === undefined ? "   -  " : `${Math.round(value)}ms`.padStart(6);
 }
 
+/** A duration: `1.5 s`, `3 s`, `300 s`, `375 ms`. */
 function seconds(valueMs: number): string {
-  return `${(valueMs / 1000).toFixed(1)} s`;
+  if (valueMs < 1000) return `${Math.round(valueMs)} ms`;
+  const s = valueMs / 1000;
+  return `${s >= 10 ? String(Math.round(s)) : s.toFixed(1)} s`.replace(
+    /\.0 s$/,
+    " s",
+  );
 }
 
 function counter(names: readonly string[]): Record<string, number> {
@@ -423,6 +659,108 @@ class Window {
   }
 }
 
+// ------------------------------------------------------------- per-endpoint models
+
+/** Carries an endpoint's own model from the middleware to the fetch below. */
+const MODEL_HEADER = "x-ky-failover-demo-model";
+
+/** Sets the picked endpoint's own model on the attempt (a header, for now). */
+function modelMiddleware(models: Record<string, string>): Middleware {
+  return (ctx, next) => {
+    const model = ctx.endpoint && models[ctx.endpoint.name];
+    if (model !== undefined) ctx.headers.set(MODEL_HEADER, model);
+    return next();
+  };
+}
+
+/**
+ * The pool's underlying fetch: moves the model header into the JSON body's
+ * `model`, so that each endpoint gets its own (an Azure deployment name, a
+ * provider's model id), and never sends the header on.
+ */
+async function modelFetch(
+  input: string | URL | Request,
+  init?: RequestInit,
+): Promise<Response> {
+  const headers = new Headers(init?.headers);
+  const model = headers.get(MODEL_HEADER);
+  if (model === null) return await fetch(input, init);
+  headers.delete(MODEL_HEADER);
+  let body = init?.body;
+  if (body !== undefined && body !== null) {
+    const text = typeof body === "string"
+      ? body
+      : await new Response(body).text();
+    body = text;
+    try {
+      const json: unknown = JSON.parse(text);
+      if (isRecord(json)) {
+        body = JSON.stringify({ ...json, model });
+        headers.delete("content-length");
+      }
+    } catch {
+      // Not JSON: sent as it is.
+    }
+  }
+  return await fetch(input, { ...init, headers, body });
+}
+
+// ------------------------------------------------------------- explanations
+
+function timingLines(p: {
+  scale: number;
+  config: DemoConfig | undefined;
+}): string[] {
+  if (p.config) {
+    return [
+      `timings: per-attempt timeout ${
+        seconds(p.config.timeout)
+      }; breaker and rate limits as the library's defaults (a breaker opens after 3 failures in a row for 60 s)${
+        p.config.healthCheck === false ? "" : "; active health checks on"
+      }`,
+    ];
+  }
+  const s = (value: number) => seconds(value * p.scale);
+  return [
+    `timings, shortened for the demo (library defaults in brackets): a breaker opens after ${TIMINGS.failureThreshold} failures in a row for ${
+      s(TIMINGS.cooldown)
+    } [60 s], and for ${
+      s(TIMINGS.maxCooldown)
+    } after a failed probe [up to 300 s];`,
+    `  per-attempt timeout ${
+      seconds(TIMINGS.timeout)
+    } [30 s]; the primary's 429s ask for ${
+      s(TIMINGS.retryAfter)
+    }; 2 calls every ${s(TIMINGS.tick)}, a status line every ${
+      s(TIMINGS.report)
+    }${p.scale === 1 ? "" : ` (time scale ${p.scale})`}`,
+  ];
+}
+
+function legendLines(interval: string, config: boolean): string[] {
+  return [
+    "legend of the status lines:",
+    `  [  4.0s]              time since the start`,
+    `  20 calls 0 failed     calls that finished since the previous status line (one every ${interval}, and one`,
+    `                        at each phase change), and how many of them failed`,
+    `  primary   4✗4         requests sent to primary over the same time; ✗4: 4 of them got no usable answer`,
+    `                        (refused, timed out, 5xx or 429) and their calls moved on to the next endpoint`,
+    `  4 failovers           calls that moved from one endpoint to another`,
+    `  p50 / p99             median / 99th-percentile call latency, failovers included`,
+    `  primary open 1.2 s    each endpoint's state: healthy; open (breaker open: no traffic, 1.2 s to its probe);`,
+    `                        half-open (cooldown over: the next request is its probe); rate-limited (benched after a 429, time left)`,
+    `  ↪ failover a → b      the first failover of each kind in a phase, and its reason`,
+    `  ⚡ breaker             a circuit breaker changes state, with the cooldown when it opens`,
+    `  ⏳ rate-limit          an endpoint answered 429 and is benched for the delay it asked for`,
+    ...(config
+      ? [
+        `  🔑 auth-failure        an endpoint rejected its key (401 / 403) and is benched`,
+        `  ♥ health check        an active health check's verdict changed`,
+      ]
+      : []),
+  ];
+}
+
 // -------------------------------------------------------------------- demo
 
 interface ChatCompletion {
@@ -431,7 +769,7 @@ interface ChatCompletion {
 
 /**
  * Runs the demo and resolves with what happened. Without `config` it starts
- * the local fake regions, plays the scripted outage and stops them again;
+ * the local fake regions, plays the scripted outages and stops them again;
  * with `config` it sends `config.requests` calls to the real endpoints.
  * Never prints a key.
  */
@@ -457,31 +795,49 @@ export async function runDemo(options: DemoOptions = {}): Promise<DemoSummary> {
     const phases: Phase[] = config
       ? [{
         name: "live",
-        description:
-          `${config.requests} calls to ${config.model}, ${config.rate}/s`,
+        description: `${config.requests} calls, ${config.rate}/s`,
+        watch: "",
         mode: "up",
         ms: Math.ceil(config.requests / config.rate * 1000),
       }]
       : timeline(scale);
+    const ownModels = config !== undefined &&
+      Object.keys(config.models).length > 0;
     return await play({
       log,
       scale,
+      config,
       endpoints,
       phases,
       farm,
-      model: config?.model ?? "gpt-4.1",
+      model: config?.model ?? Object.values(config?.models ?? {})[0] ??
+        "gpt-4.1",
       prompt: config?.prompt ?? "ping",
       requests: config?.requests,
-      intervalMs: config ? 1000 / config.rate : Math.max(10, 100 * scale),
+      intervalMs: config
+        ? 1000 / config.rate
+        : Math.max(10, TIMINGS.tick * scale),
       perTick: config ? 1 : 2,
-      pool: config ? { timeout: config.timeout } : {
-        timeout: 2000,
-        breaker: {
-          failureThreshold: 3,
-          cooldown: 3000 * scale,
-          maxCooldown: 6000 * scale,
+      reportMs: config ? 1000 : TIMINGS.report * scale,
+      pool: config
+        ? {
+          timeout: config.timeout,
+          healthCheck: config.healthCheck,
+          ...(ownModels
+            ? {
+              middleware: [modelMiddleware(config.models)],
+              fetch: modelFetch,
+            }
+            : {}),
+        }
+        : {
+          timeout: TIMINGS.timeout,
+          breaker: {
+            failureThreshold: TIMINGS.failureThreshold,
+            cooldown: TIMINGS.cooldown * scale,
+            maxCooldown: TIMINGS.maxCooldown * scale,
+          },
         },
-      },
     });
   } finally {
     await farm?.close();
@@ -491,9 +847,11 @@ export async function runDemo(options: DemoOptions = {}): Promise<DemoSummary> {
 interface Play {
   log: (line: string) => void;
   scale: number;
+  config: DemoConfig | undefined;
   endpoints: EndpointOptions[];
   phases: Phase[];
   farm: Farm | undefined;
+  /** Model in every call's body (an endpoint's own replaces it). */
   model: string;
   prompt: string;
   /** Stop after this many calls (config mode). */
@@ -502,11 +860,16 @@ interface Play {
   intervalMs: number;
   /** Calls started at each tick (they run concurrently). */
   perTick: number;
-  pool: Pick<FailoverOptions, "timeout" | "breaker">;
+  /** Time between two status lines, in ms. */
+  reportMs: number;
+  pool: Pick<
+    FailoverOptions,
+    "timeout" | "breaker" | "healthCheck" | "middleware" | "fetch"
+  >;
 }
 
 async function play(p: Play): Promise<DemoSummary> {
-  const { log, scale, endpoints, phases, farm } = p;
+  const { log, endpoints, phases, farm } = p;
   const names = endpoints.map((e) => e.name);
   const started = performance.now();
   const elapsed = () => performance.now() - started;
@@ -526,28 +889,35 @@ async function play(p: Play): Promise<DemoSummary> {
   let failures = 0;
   let failovers = 0;
   let firstReply: string | undefined;
-  const lastFailoverReason = new Map<string, string>();
+  /** Failover reasons already shown in this phase, per endpoint. */
+  let failoverReasons = new Set<string>();
+  const healthy = new Map<string, boolean>();
+  /** When each endpoint's current 429 bench ends (pool clock). */
+  const benchedUntil = new Map<string, number>();
 
   const onEvent = (event: FailoverEvent) => {
     switch (event.type) {
       case "attempt": {
         const failed = event.outcome !== "success" &&
-          event.outcome !== "final";
+          event.outcome !== "final" && event.outcome !== "aborted";
         const total = regionTotals.get(event.endpoint)!;
         total.requests += 1;
         window.requests[event.endpoint] += 1;
         if (phase) phase.requests[event.endpoint] += 1;
-        if (failed && event.outcome !== "aborted") {
+        if (failed) {
           total.failedRequests += 1;
           window.failedRequests[event.endpoint] += 1;
+          if (phase) phase.failedRequests[event.endpoint] += 1;
         }
         break;
       }
       case "failover": {
         failovers += 1;
         window.failovers += 1;
-        if (lastFailoverReason.get(event.from) !== event.reason) {
-          lastFailoverReason.set(event.from, event.reason);
+        if (phase) phase.failovers += 1;
+        const key = `${event.from}\n${event.reason}`;
+        if (!failoverReasons.has(key)) {
+          failoverReasons.add(key);
           log(
             `${stamp()}   ↪ failover ${event.from} → ${event.to}: ${event.reason}`,
           );
@@ -555,20 +925,73 @@ async function play(p: Play): Promise<DemoSummary> {
         break;
       }
       case "breaker":
+        phase?.breakerChanges.push({
+          endpoint: event.endpoint,
+          from: event.from,
+          to: event.to,
+          ...(event.cooldownMs === undefined
+            ? {}
+            : { cooldownMs: event.cooldownMs }),
+        });
         log(
           `${stamp()}   ⚡ breaker ${event.endpoint}: ${event.from} → ${event.to}${
             event.cooldownMs === undefined
               ? ""
-              : ` (cooldown ${seconds(event.cooldownMs)})`
+              : ` for ${seconds(event.cooldownMs)}`
+          }${
+            event.to === "half-open"
+              ? " (cooldown over: the next request is a probe)"
+              : event.from === "half-open"
+              ? event.to === "closed"
+                ? " (the probe passed)"
+                : " (the probe failed)"
+              : ""
           }`,
         );
         break;
-      case "rate-limit":
+      case "rate-limit": {
+        const since = event.until - event.delayMs;
+        const previous = benchedUntil.get(event.endpoint);
+        benchedUntil.set(event.endpoint, Math.max(previous ?? 0, event.until));
+        // A call sent before the bench began got its 429 too: same bench.
+        if (previous !== undefined && since < previous) break;
+        phase?.rateLimits.push({
+          endpoint: event.endpoint,
+          delayMs: event.delayMs,
+        });
         log(
           `${stamp()}   ⏳ rate-limit ${event.endpoint}: HTTP ${event.status}, benched for ${
             seconds(event.delayMs)
           }`,
         );
+        break;
+      }
+      case "auth-failure":
+        log(
+          `${stamp()}   🔑 auth-failure ${event.endpoint}: HTTP ${event.status}, benched for ${
+            seconds(event.benchMs)
+          } — ${event.message}`,
+        );
+        break;
+      case "health-check":
+        if (healthy.get(event.endpoint) !== event.ok) {
+          healthy.set(event.endpoint, event.ok);
+          log(
+            `${stamp()}   ♥ health check ${event.endpoint}: ${
+              event.ok
+                ? "passes"
+                : `fails (${
+                  event.status === undefined
+                    ? String(event.error)
+                    : `HTTP ${event.status}`
+                })`
+            }`,
+          );
+        }
+        break;
+      case "all-timed-out":
+      case "warning":
+        log(`${stamp()}   ! ${event.message}`);
         break;
       case "success":
         if (event.status < 400) {
@@ -620,8 +1043,15 @@ async function play(p: Play): Promise<DemoSummary> {
     const w = window;
     window = new Window(names);
     const sorted = sortedCopy(w.latencies);
+    const now = performance.timeOrigin + performance.now();
     const states = new Map(
-      api.status().map((s: EndpointStatus) => [s.name, s.state]),
+      api.status().map((s: EndpointStatus) => [
+        s.name,
+        (s.state === "open" || s.state === "rate-limited") &&
+          s.availableAt !== undefined && s.availableAt > now
+          ? `${s.state} ${seconds(s.availableAt - now)}`
+          : s.state,
+      ]),
     );
     const perRegion = names.map((n) => {
       const failed = w.failedRequests[n];
@@ -644,27 +1074,49 @@ async function play(p: Play): Promise<DemoSummary> {
     new Promise<void>((resolve) => setTimeout(resolve, Math.max(0, delay)));
 
   let sent = 0;
+  let allSent = () => {};
+  /** Config mode: resolves once `p.requests` calls were sent. */
+  const sentAll = new Promise<void>((resolve) => allSent = resolve);
   let sender: ReturnType<typeof setInterval> | undefined;
-  const reporter = setInterval(report, 1000 * scale);
+  let reporter: ReturnType<typeof setInterval> | undefined;
   try {
     log(
       `ky-failover demo: ${names.length} endpoints (${
-        endpoints.map((e) => `${e.name} p${e.priority ?? 1}`).join(", ")
-      }), ${
-        Math.round(p.perTick * 1000 / p.intervalMs)
-      } calls/s, one status line every ${seconds(1000 * scale)}`,
+        endpoints.map((e) =>
+          `${e.name} p${e.priority ?? 1}${
+            p.config?.models[e.name] ? ` ${p.config.models[e.name]}` : ""
+          }`
+        ).join(", ")
+      })${p.config?.model ? `, model ${p.config.model}` : ""}, ${
+        Math.round(p.perTick * 1000 / p.intervalMs * 10) / 10
+      } calls/s`,
     );
+    for (const line of timingLines(p)) log(line);
+    for (const line of legendLines(seconds(p.reportMs), !!p.config)) log(line);
+    let paused = false;
     const tick = () => {
+      if (paused) return;
       for (let i = 0; i < p.perTick; i++) {
         if (p.requests !== undefined && sent >= p.requests) return;
         call(++sent);
+        if (sent === p.requests) allSent();
       }
     };
+    const clock = performance.now();
+    const since = () => performance.now() - clock;
     let at = 0;
     for (const [i, step] of phases.entries()) {
-      if (farm && i > 0) await farm.region("primary").setMode(step.mode);
+      if (i > 0) {
+        // Each phase starts with no call in flight (a pause of one call's
+        // latency), so that every call and request belongs to the phase
+        // whose mode answered it, and no status line straddles two phases.
+        paused = true;
+        phase!.endMs = elapsed();
+        while (inFlight.size > 0) await Promise.all(inFlight);
+        clearInterval(reporter);
+        report();
+      }
       const now = elapsed();
-      if (phase) phase.endMs = now;
       phase = {
         name: step.name,
         description: step.description,
@@ -672,30 +1124,48 @@ async function play(p: Play): Promise<DemoSummary> {
         endMs: now,
         calls: 0,
         failures: 0,
+        failovers: 0,
         successes: counter(names),
         requests: counter(names),
+        failedRequests: counter(names),
+        breakerChanges: [],
+        rateLimits: [],
       };
+      failoverReasons = new Set();
       phaseSummaries.push(phase);
       log(
         `${stamp()} ━━ phase ${
           i + 1
         }/${phases.length}: ${step.name} — ${step.description}`,
       );
+      if (step.watch) {
+        log(`${" ".repeat(stamp().length)}    watch: ${step.watch}`);
+      }
+      // The phase counts from here: what the switch itself causes (a
+      // connection cut by "down") belongs to it.
+      if (farm && i > 0) await farm.region("primary").setMode(step.mode);
+      paused = false;
+      reporter = setInterval(report, p.reportMs);
       if (i === 0) {
         tick();
         sender = setInterval(tick, p.intervalMs);
       }
-      at += step.ms * scale;
-      await sleep(at - elapsed());
+      at += step.ms * p.scale;
+      // Config mode sends every call, however late a busy machine's timers.
+      await (p.requests === undefined ? sleep(at - since()) : sentAll);
     }
     clearInterval(sender);
     sender = undefined;
-    if (inFlight.size > 0) {
-      log(`${stamp()} waiting for ${inFlight.size} calls in flight`);
-    }
-    while (inFlight.size > 0) await Promise.all(inFlight);
     phase!.endMs = elapsed();
     clearInterval(reporter);
+    if (inFlight.size > 0) {
+      log(
+        `${stamp()} waiting for ${inFlight.size} call${
+          inFlight.size === 1 ? "" : "s"
+        } in flight`,
+      );
+    }
+    while (inFlight.size > 0) await Promise.all(inFlight);
     report();
   } finally {
     clearInterval(sender);
@@ -740,6 +1210,7 @@ function table(rows: (string | number)[][]): string[] {
 
 function summaryLines(s: DemoSummary, firstReply: string | undefined) {
   const names = s.regions.map((r) => r.name);
+  const first = names[0];
   const lines = [
     "",
     `Summary (${seconds(s.durationMs)})`,
@@ -766,11 +1237,27 @@ function summaryLines(s: DemoSummary, firstReply: string | undefined) {
   if (s.phases.length > 1) {
     lines.push(
       "",
-      "  calls answered per phase:",
+      `  per phase: calls; requests to ${first} (✗ failed); failovers; breaker openings; 429 benches; calls answered by each endpoint; failed calls`,
       ...table([
-        ["phase", ...names, "failed"],
-        ...s.phases.map((ph) => [
-          ph.name,
+        [
+          "phase",
+          "calls",
+          `→${first}`,
+          "failovers",
+          "opened",
+          "429",
+          ...names,
+          "failed",
+        ],
+        ...s.phases.map((ph, i) => [
+          `${i + 1} ${ph.name}`,
+          ph.calls,
+          `${ph.requests[first]}${
+            ph.failedRequests[first] > 0 ? `✗${ph.failedRequests[first]}` : ""
+          }`,
+          ph.failovers,
+          ph.breakerChanges.filter((b) => b.to === "open").length,
+          ph.rateLimits.length,
           ...names.map((n) => ph.successes[n]),
           ph.failures,
         ]),
@@ -800,10 +1287,11 @@ function summaryLines(s: DemoSummary, firstReply: string | undefined) {
 const USAGE =
   `usage: demo.ts [--time-scale <factor>] | --config <endpoints.json>
 
-  (no arguments)        three local fake regions and a scripted outage (~25 s)
-  --time-scale <f>      run the scripted timeline f times as long (0.2 → ~5 s)
+  (no arguments)        three local fake regions and scripted outages (~22 s)
+  --time-scale <f>      run the scripted timeline f times as long (0.25 → ~5.5 s)
   --config <file>       steady traffic to real endpoints, no fault injection
-                        (see scripts/endpoints.example.json)`;
+                        (format: README, "The demo's config file";
+                        example: scripts/endpoints.example.json)`;
 
 /** Runs the command line; resolves with the exit code. */
 export async function main(
@@ -861,12 +1349,6 @@ export async function main(
         );
       }
       options.config = parseConfig(json, env, configPath);
-      // Let the library validate the pool too (URL shape, priorities …).
-      try {
-        createFailover({ endpoints: options.config.endpoints }).close();
-      } catch (error) {
-        throw new ConfigError(`${configPath}: ${(error as Error).message}`);
-      }
     }
     const summary = await runDemo(options);
     return summary.failures === 0 ? 0 : 1;
