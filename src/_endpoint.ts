@@ -103,8 +103,7 @@ export class Endpoint {
 
   /** Whether this endpoint sends credentials or headers of its own. */
   get hasCredentials(): boolean {
-    for (const _ in this.#headers) return true;
-    return false;
+    return Object.keys(this.#headers).length > 0;
   }
 
   /**

@@ -6,6 +6,8 @@
 // fetch returns carries it in `url`, which ky copies into HTTPError
 // messages. No credential headers here: runtimes do not print those.
 
+import { defineHidden, rebuilt } from "./_response.ts";
+
 /** What a secret is replaced with when it is not a whole query. */
 const REDACTED = "[redacted]";
 
@@ -157,29 +159,11 @@ export function redactResponse(
   response: Response,
   redactedUrl: string,
 ): Response {
-  let out = response;
   if (response.status >= 200 && response.status <= 599) {
-    out = new Response(response.body, {
-      status: response.status,
-      statusText: response.statusText,
-      headers: response.headers,
-    });
-    for (const key of ["redirected", "type"] as const) {
-      if (out[key] !== response[key]) defineHidden(out, key, response[key]);
-    }
+    return rebuilt(response, response.body, redactedUrl);
   }
-  defineHidden(out, "url", redactedUrl);
-  return out;
-}
-
-/** Defines an own, non-enumerable, read-only property. */
-function defineHidden(target: object, key: string, value: unknown): void {
-  Object.defineProperty(target, key, {
-    value,
-    enumerable: false,
-    writable: false,
-    configurable: true,
-  });
+  defineHidden(response, "url", redactedUrl);
+  return response;
 }
 
 interface ScrubState {

@@ -452,3 +452,28 @@ test("ky: a 400's provider message is in error.data (the body is already read)",
   assert.equal(data.error.message, "primary: simulated HTTP 400");
   await assert.rejects(error.response.text(), /unusable|used|read/i);
 });
+
+test("api.fetch carries the runtime fetch's own members (Bun's fetch.preconnect) and forwards them", () => {
+  const native = globalThis.fetch;
+  const hints: unknown[] = [];
+  const runtime = Object.assign(
+    (...args: Parameters<typeof fetch>) => native(...args),
+    { preconnect: (url: unknown) => void hints.push(url) },
+  );
+  globalThis.fetch = runtime as unknown as typeof fetch;
+  let api;
+  try {
+    api = createFailover({
+      endpoints: [{ name: "a", url: "https://a.example.ai/v1" }],
+    });
+  } finally {
+    globalThis.fetch = native;
+  }
+  using _ = api;
+  const members = api.fetch as unknown as {
+    preconnect?: (url: string) => void;
+  };
+  assert.equal(typeof members.preconnect, "function");
+  members.preconnect!("https://a.example.ai");
+  assert.deepEqual(hints, ["https://a.example.ai"]);
+});

@@ -26,10 +26,8 @@ import type { Attempt } from "../_context.ts";
 import type { Pool } from "../_pool.ts";
 import { StreamIdleTimeoutError } from "../errors.ts";
 import { concat } from "../_bytes.ts";
+import { NULL_BODY, rebuilt } from "../_response.ts";
 import { scrubError } from "../_redact.ts";
-
-/** Statuses whose responses never have a body. */
-const NULL_BODY = [101, 103, 204, 205, 304];
 
 /** Content types that are streams, committed at their headers. */
 const STREAMS = /^\s*(text\/event-stream|application\/x-ndjson)\s*(;|$)/i;
@@ -48,17 +46,6 @@ function worthBuffering(
   if (STREAMS.test(headers.get("content-type") ?? "")) return false;
   const length = Number(headers.get("content-length") ?? 0);
   return length <= limit;
-}
-
-/** A Response like `source` over `body`, keeping its `url`. */
-function rebuilt(source: Response, body: BodyInit): Response {
-  const copy = new Response(body, {
-    status: source.status,
-    statusText: source.statusText,
-    headers: source.headers,
-  });
-  Object.defineProperty(copy, "url", { value: source.url });
-  return copy;
 }
 
 /** A stream of `chunks`, then of what `reader` still has. */
@@ -115,11 +102,15 @@ export function bufferBody(pool: Pool): Handler<Attempt> {
       chunks.push(result.value);
       size += result.value.byteLength;
       if (size > limit) {
-        ctx.response = rebuilt(response, prefixed(chunks, reader));
+        ctx.response = rebuilt(
+          response,
+          prefixed(chunks, reader),
+          response.url,
+        );
         return;
       }
     }
-    ctx.response = rebuilt(response, concat(chunks, size));
+    ctx.response = rebuilt(response, concat(chunks, size), response.url);
     ctx.buffered = true;
   }
 

@@ -32,6 +32,7 @@ import type { Steps } from "../_steps.ts";
 import type { DeadlineQueue } from "../_deadlines.ts";
 import { describeError, StreamIdleTimeoutError } from "../errors.ts";
 import { concat } from "../_bytes.ts";
+import { NULL_BODY } from "../_response.ts";
 import { scrubError } from "../_redact.ts";
 import { recordHealth } from "./breaker.ts";
 
@@ -316,9 +317,6 @@ function watch(
   (response as unknown as Watched)[WATCH] = watch;
   pool.streams.add(watch);
 }
-
-/** Statuses whose responses never have a body. */
-const NULL_BODY = [101, 103, 204, 205, 304];
 
 /**
  * The stream idle timeout middleware. With `streamIdleTimeout: false` the

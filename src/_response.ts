@@ -1,0 +1,43 @@
+// Responses the pool makes from an endpoint's: the same status, headers and
+// url over another body (a body read whole, a body whose url must not hold
+// the endpoint's query).
+
+/** Statuses whose responses never have a body. */
+export const NULL_BODY = [101, 103, 204, 205, 304];
+
+/**
+ * A Response like `source` — status, status text, headers, and `redirected`
+ * and `type` where they differ from a constructed Response's — over `body`,
+ * with `url` as an own, non-enumerable property (a constructed Response's
+ * native `url` is "").
+ */
+export function rebuilt(
+  source: Response,
+  body: BodyInit | null,
+  url: string,
+): Response {
+  const copy = new Response(body, {
+    status: source.status,
+    statusText: source.statusText,
+    headers: source.headers,
+  });
+  for (const key of ["redirected", "type"] as const) {
+    if (copy[key] !== source[key]) defineHidden(copy, key, source[key]);
+  }
+  defineHidden(copy, "url", url);
+  return copy;
+}
+
+/** Defines an own, non-enumerable, read-only property. */
+export function defineHidden(
+  target: object,
+  key: string,
+  value: unknown,
+): void {
+  Object.defineProperty(target, key, {
+    value,
+    enumerable: false,
+    writable: false,
+    configurable: true,
+  });
+}
