@@ -8,9 +8,13 @@
 //
 //   deno run --allow-read --allow-write --allow-run --allow-env \
 //     scripts/mutate.ts [--files src/a.ts,src/b.ts] [--since REV] [--jobs 6]
+//                       [--tests tests/a_test.ts,…] [--report PATH]
 //
 // --files   mutate only these files (comma-separated or repeated)
 // --since   mutate only the src/ files changed since REV (git diff + new files)
+// --tests   run only these test files (default: every tests/*_test.ts); for
+//           a quick check while writing tests — the score is the full run's
+// --report  where to write the report (default dist/mutation/report.md)
 // --jobs    mutants tested at once, each in its own sandbox (default 6: the
 //           tests wait on timers and sockets most of the time, so 2 jobs
 //           left this 2-core machine's CPUs a third idle)
@@ -397,13 +401,21 @@ async function test(m: Mutant, box: string, cov: Coverage): Promise<Status> {
 // ---------------------------------------------------------------- main
 
 function parseArgs(args: string[]) {
-  const opts = { files: [] as string[], since: "", jobs: 6 };
+  const opts = {
+    files: [] as string[],
+    since: "",
+    jobs: 6,
+    tests: [] as string[],
+    report: REPORT,
+  };
   for (let i = 0; i < args.length; i++) {
     const [flag, inline] = args[i].split("=", 2);
     const value = () => inline ?? args[++i] ?? "";
     if (flag === "--files") opts.files.push(...value().split(","));
     else if (flag === "--since") opts.since = value();
     else if (flag === "--jobs") opts.jobs = Math.max(1, Number(value()) || 1);
+    else if (flag === "--tests") opts.tests.push(...value().split(","));
+    else if (flag === "--report") opts.report = value();
     else throw new Error(`unknown argument ${args[i]}`);
   }
   return opts;
@@ -465,9 +477,11 @@ async function main() {
     const boxes = await Promise.all(
       Array.from({ length: opts.jobs }, (_, i) => sandbox(`${tmp}/${i}`)),
     );
-    const tests = [];
-    for await (const e of Deno.readDir(`${ROOT}/tests`)) {
-      if (e.name.endsWith("_test.ts")) tests.push(`tests/${e.name}`);
+    const tests = opts.tests.map((t) => t.replace(/^\.\//, ""));
+    if (!tests.length) {
+      for await (const e of Deno.readDir(`${ROOT}/tests`)) {
+        if (e.name.endsWith("_test.ts")) tests.push(`tests/${e.name}`);
+      }
     }
     const cov = mutants.length
       ? await coverage(tests.sort(), boxes)
@@ -505,16 +519,19 @@ async function main() {
     `mutation: ${killed} killed, ${count("survived")} survived, ` +
     `${count("timed out")} timed out, ${count("no-coverage")} no-coverage — ` +
     `score ${score} %`;
-  await writeReport(mutants, files, summary, `${rev.trim()}, in ${elapsed()}`);
-  console.log(`mutate: report in ${REPORT.replace(`${ROOT}/`, "")}`);
+  await writeReport(opts.report, mutants, files, summary, {
+    took: `${rev.trim()}, in ${elapsed()}`,
+  });
+  console.log(`mutate: report in ${opts.report.replace(`${ROOT}/`, "")}`);
   console.log(summary);
 }
 
 async function writeReport(
+  path: string,
   mutants: Mutant[],
   files: string[],
   summary: string,
-  took: string,
+  { took }: { took: string },
 ) {
   const oneLine = (s: string) => s.replace(/\s+/g, " ").slice(0, 100);
   const list = (status: Status) =>
@@ -529,9 +546,9 @@ async function writeReport(
       ? [`## ${title} (${items.length})`, "", ...items, ""]
       : [];
   };
-  await Deno.mkdir(`${ROOT}/dist/mutation`, { recursive: true });
+  await Deno.mkdir(path.replace(/\/[^/]*$/, "") || ".", { recursive: true });
   await Deno.writeTextFile(
-    REPORT,
+    path,
     [
       "# Mutation testing report",
       "",
