@@ -12,6 +12,8 @@ import { endpointsFor, mockRegions } from "./_msw_regions.ts";
 import { startFarm } from "./_region_farm.ts";
 import { farmPool } from "./_farm_pool.ts";
 import { pattern, startSplitBody } from "./_body_faults.ts";
+import { scriptedPool } from "./_streams.ts";
+import { turns } from "./_observe.ts";
 import {
   createFailover,
   type FailoverEvent,
@@ -404,3 +406,123 @@ for (const streamIdleTimeout of [1_000, false] as const) {
     assert.equal(api.status()[0].failures, 0, "closing is nobody's fault");
   });
 }
+
+// --- 4. How each status class counts, on answers built by hand ---------
+
+for (
+  const [status, outcome] of [
+    [399, "success"],
+    [400, "final"],
+    [499, "final"],
+  ] as const
+) {
+  test(`a ${status} is returned as it is, its attempt "${outcome}"`, async () => {
+    const { api, events, sent } = scriptedPool(() =>
+      new Response("x", { status })
+    );
+    using _ = api;
+    const response = await api.fetch("models");
+    assert.equal(response.status, status);
+    assert.equal(sent.length, 1);
+    const attempt = events.find((e) => e.type === "attempt");
+    assert.ok(attempt?.type === "attempt");
+    assert.equal(attempt.outcome, outcome);
+    assert.equal(api.status()[0].failures, 0);
+  });
+}
+
+for (const status of [400, 404, 499]) {
+  test(`a ${status} with x-should-retry: true fails over`, async () => {
+    const { api, sent } = scriptedPool((endpoint) =>
+      endpoint === "a"
+        ? new Response("x", {
+          status,
+          headers: { "x-should-retry": "true" },
+        })
+        : new Response('{"from":"b"}')
+    );
+    using _ = api;
+    const response = await api.fetch("models");
+    assert.deepEqual(await response.json(), { from: "b" });
+    assert.deepEqual(sent.map((s) => s.endpoint), ["a", "b"]);
+  });
+}
+
+test("a 429 shows in status() as the endpoint's last error, at its time", async () => {
+  const { api, clock, events } = scriptedPool((endpoint) =>
+    endpoint === "a"
+      ? new Response("slow down", { status: 429 })
+      : new Response('{"from":"b"}')
+  );
+  using _ = api;
+  clock.advance(1_234);
+  await (await api.fetch("models")).json();
+  const [a] = api.status();
+  assert.equal(a.lastError, "HTTP 429");
+  assert.equal(a.lastErrorAt, clock.now());
+  assert.equal(a.failures, 0, "a 429 is not a failure");
+  const attempt = events.find((e) =>
+    e.type === "attempt" && e.endpoint === "a"
+  );
+  assert.ok(attempt?.type === "attempt");
+  assert.equal(attempt.outcome, "rate-limited");
+});
+
+test("two 429s asking for the same bench set it (and say so) once", async () => {
+  const waiting: (() => void)[] = [];
+  const { api, events } = scriptedPool((endpoint) =>
+    endpoint === "a"
+      ? new Promise<Response>((resolve) =>
+        waiting.push(() =>
+          resolve(
+            new Response("slow down", {
+              status: 429,
+              headers: { "retry-after-ms": "5000" },
+            }),
+          )
+        )
+      )
+      : new Response('{"from":"b"}')
+  );
+  using _ = api;
+  const calls = [api.fetch("one"), api.fetch("two")];
+  await turns();
+  assert.equal(waiting.length, 2);
+  for (const answer of waiting) answer();
+  for (const response of await Promise.all(calls)) {
+    assert.deepEqual(await response.json(), { from: "b" });
+  }
+  const benches = events.filter((e) => e.type === "rate-limit");
+  assert.equal(benches.length, 1);
+  assert.equal(api.status()[0].state, "rate-limited");
+});
+
+test("an endpoint benched for its key that answers (tried in panic) is no longer benched", async () => {
+  let keysRejected = true;
+  const { api } = scriptedPool(
+    (endpoint) =>
+      keysRejected
+        ? new Response("bad key", { status: 401 })
+        : new Response(JSON.stringify({ from: endpoint })),
+    {
+      endpoints: ["a", "b"].map((name, i) => ({
+        name,
+        url: `https://${name}.example/v1`,
+        apiKey: `sk-${name}-0123456789`,
+        priority: i + 1,
+      })),
+    },
+  );
+  using _ = api;
+  assert.equal((await api.fetch("models")).status, 401);
+  assert.deepEqual(api.status().map((s) => s.state), [
+    "unauthorized",
+    "unauthorized",
+  ]);
+  keysRejected = false;
+  const response = await api.fetch("models");
+  const { from } = (await response.json()) as { from: string };
+  const served = api.status().find((s) => s.name === from)!;
+  assert.equal(served.state, "healthy", "the bench ended with the answer");
+  assert.equal(served.availableAt, undefined);
+});
