@@ -7,7 +7,8 @@ import { seededRandom } from "./_manual_clock.ts";
 import { fetchSignals, later, turns } from "./_observe.ts";
 import { tieredPool } from "./_pool.ts";
 import { endpointsFor, mockRegions } from "./_msw_regions.ts";
-import { isClosedError } from "ky-failover";
+import { type FailoverOptions, isClosedError } from "ky-failover";
+import { json, scriptedFetch, type Sent, watch } from "./_cleanup.ts";
 
 const NAMES = ["primary", "hk"];
 const checks = { interval: 10_000, timeout: 2_000, jitter: 0.1 };
@@ -20,6 +21,170 @@ function settle(
 ) {
   return regions.received(name, count);
 }
+
+// The tests first in this file run on a scripted fetch (tests/_cleanup.ts):
+// each probe waits for the test, which answers it at an exact moment of the
+// clock and then asserts what has (not) happened after `turns()`.
+
+function scripted(
+  reply: (sent: Sent) => unknown,
+  extra: Partial<FailoverOptions> = {},
+) {
+  const script = scriptedFetch(reply);
+  return { ...tieredPool(NAMES, { fetch: script.fetch, ...extra }), script };
+}
+
+/** How many probes (`GET /models`) `endpoint` has received. */
+function probesOf(script: ReturnType<typeof scriptedFetch>, endpoint: string) {
+  return script.to(endpoint).filter((s) => s.path === "/models").length;
+}
+
+test("a probe passes on 200–299 only, its event says how long it took, and a failure is no request failure", async () => {
+  const status: Record<string, number> = { primary: 299, hk: 300 };
+  const { api, clock, script, events } = scripted(() => undefined);
+  using _ = api;
+  const check = watch(api.checkHealth());
+  await turns();
+  clock.advance(250);
+  for (const sent of script.sent) sent.respond(json(status[sent.endpoint]));
+  await turns();
+  assert.ok(check.settled);
+  assert.deepEqual(
+    events.filter((e) => e.type === "health-check"),
+    [
+      {
+        type: "health-check",
+        endpoint: "primary",
+        ok: true,
+        status: 299,
+        durationMs: 250,
+      },
+      {
+        type: "health-check",
+        endpoint: "hk",
+        ok: false,
+        status: 300,
+        durationMs: 250,
+      },
+    ],
+  );
+  const [primary, hk] = api.status();
+  assert.equal(primary.state, "healthy");
+  assert.equal(hk.lastError, "HTTP 300");
+  assert.equal(hk.consecutiveFailures, 1);
+  assert.equal(hk.failures, 0, "a probe is not a request that failed");
+  assert.equal(hk.requests, 0);
+});
+
+test("a failed probe benches the endpoint for breaker.cooldown, or exactly 60 s without a breaker", async () => {
+  for (
+    const [breaker, bench] of [[false, 60_000], [
+      { cooldown: 7_000 },
+      7_000,
+    ]] as const
+  ) {
+    const { api, clock } = scripted(
+      (s) => json(s.endpoint === "hk" ? 503 : 200),
+      { breaker },
+    );
+    using _ = api;
+    await api.checkHealth();
+    const hk = api.status()[1];
+    assert.equal(hk.state, "unhealthy");
+    assert.equal(hk.availableAt, clock.now() + bench);
+  }
+});
+
+test("a finished probe is forgotten: close() does not abort it after the fact", async () => {
+  const { api, script } = scripted(() => json());
+  await api.checkHealth();
+  assert.equal(script.sent.length, 2);
+  api.close();
+  assert.deepEqual(script.sent.map((s) => s.signal.aborted), [false, false]);
+});
+
+test("close() with probes in flight: they are aborted, report nothing, and no timer is left", async () => {
+  const { api, clock, script, events } = scripted(() => undefined, {
+    healthCheck: { ...checks, jitter: 0 },
+  });
+  clock.advance(0);
+  await turns();
+  assert.equal(script.sent.length, 2, "the first probes are out");
+  api.close();
+  assert.deepEqual(script.sent.map((s) => s.signal.aborted), [true, true]);
+  await turns();
+  assert.equal(events.filter((e) => e.type === "health-check").length, 0);
+  assert.equal(clock.pending, 0);
+  assert.equal(api.status()[0].lastCheckAt, undefined);
+});
+
+test("a breaker opened by user traffic moves the next probe to the end of its cooldown, instead of the regular one", async () => {
+  let failCalls = true;
+  const { api, clock, script } = scripted(
+    (s) => s.path === "/models" ? json() : json(failCalls ? 500 : 200),
+    {
+      healthCheck: { ...checks, jitter: 0 },
+      breaker: { failureThreshold: 1, cooldown: 3_000 },
+    },
+  );
+  using _ = api;
+  clock.advance(0);
+  await turns();
+  assert.deepEqual([probesOf(script, "primary"), probesOf(script, "hk")], [
+    1,
+    1,
+  ]);
+  clock.advance(1_000);
+  const call = await api.fetch("chat/completions", {
+    method: "POST",
+    body: "{}",
+  });
+  assert.equal(call.status, 500);
+  failCalls = false;
+  assert.deepEqual(api.status().map((s) => s.state), ["open", "open"]);
+  assert.deepEqual(clock.delays, [3_000, 3_000]);
+  clock.advance(3_000); // both probed as their cooldowns end, and back
+  await turns();
+  assert.deepEqual([probesOf(script, "primary"), probesOf(script, "hk")], [
+    2,
+    2,
+  ]);
+  assert.deepEqual(api.status().map((s) => s.state), ["healthy", "healthy"]);
+  assert.deepEqual(clock.delays, [10_000, 10_000]);
+  clock.advance(6_000); // the regular probes of 10 s were replaced
+  await turns();
+  assert.deepEqual([probesOf(script, "primary"), probesOf(script, "hk")], [
+    2,
+    2,
+  ]);
+  clock.advance(4_000);
+  await turns();
+  assert.deepEqual([probesOf(script, "primary"), probesOf(script, "hk")], [
+    3,
+    3,
+  ]);
+});
+
+test("a breaker opened by a failing probe waits for the regular interval, not its cooldown", async () => {
+  const { api, clock, script } = scripted(
+    (s) => json(s.endpoint === "hk" ? 500 : 200),
+    {
+      healthCheck: { ...checks, jitter: 0 },
+      breaker: { failureThreshold: 1, cooldown: 3_000 },
+    },
+  );
+  using _ = api;
+  clock.advance(0);
+  await turns();
+  assert.equal(api.status()[1].state, "open");
+  assert.deepEqual(clock.delays, [10_000, 10_000]);
+  clock.advance(3_000);
+  await turns();
+  assert.equal(probesOf(script, "hk"), 1, "no probe at the cooldown's end");
+  clock.advance(7_000);
+  await turns();
+  assert.equal(probesOf(script, "hk"), 2);
+});
 
 test("probes go to GET {url}/models with each endpoint's own key, spread by jitter", async () => {
   const { api, clock, seen } = tieredPool(NAMES, {

@@ -98,7 +98,7 @@ test("when every endpoint is rate-limited, wait for the soonest if the wait fits
   assert.equal(api.status()[1].requests, 1, "still waiting for hk's 2 s");
   clock.advance(1);
   assert.equal(
-    await call,
+    await bounded("the call after the wait", 2_000, () => call),
     "hk",
     "hk recovers first, so the third attempt goes there",
   );
@@ -201,7 +201,10 @@ test("a single endpoint answering 429 is waited for and retried once", async () 
   await bounded("a timer of 800 ms", 5_000, () => clock.scheduled(800));
   regions.set("solo", "up");
   clock.advance(800);
-  assert.equal(await call, "solo");
+  assert.equal(
+    await bounded("the call after the wait", 2_000, () => call),
+    "solo",
+  );
   assert.equal(regions.get("solo").received.length, 2);
 });
 
