@@ -338,3 +338,194 @@ test("attempts sent before the breaker opened and failing after it do not re-ope
   assert.deepEqual(opened, ["closed→open 60000"], "opened once, 60 s");
   assert.equal(api.status()[0].availableAt, clock.now() + 60_000);
 });
+
+/** A pool with periodic probes every 10 s (no jitter) over mocked regions. */
+function probedSetup() {
+  const clock = new ManualClock();
+  const regions = mockRegions(NAMES, clock);
+  const { api, breakers, events } = setup({
+    clock,
+    healthCheck: { interval: 10_000, jitter: 0 },
+  });
+  const checks = (name: string) =>
+    events.filter((e) => e.type === "health-check" && e.endpoint === name);
+  /** Advances to the next probe of every endpoint and waits for them. */
+  const probeRound = async (ms: number) => {
+    const before = checks("primary").length;
+    clock.advance(ms);
+    await bounded("the probe of primary", 5_000, async () => {
+      while (checks("primary").length === before) await turns(1);
+    });
+  };
+  return { clock, regions, api, breakers, events, checks, probeRound };
+}
+
+const post = (api: { fetch: typeof fetch }) =>
+  api.fetch("chat/completions", { method: "POST", body: "{}" }).then(
+    async (r) => {
+      const body = (await r.json()) as { region?: string };
+      return body.region ?? `HTTP ${r.status}`;
+    },
+  );
+
+test("a probe that closes an open breaker directly also forgets the errors: three failures reopen it", async () => {
+  const { regions, api, breakers, probeRound } = probedSetup();
+  using _ = api;
+  using _regions = regions;
+  await probeRound(0); // the first probes pass
+  regions.set("primary", { status: 500 });
+  for (let i = 0; i < 3; i++) assert.equal(await post(api), "hk");
+  assert.deepEqual(breakers(), ["primary:closed→open"]);
+  regions.set("primary", "up");
+  await probeRound(10_000); // long before the cooldown ends
+  assert.deepEqual(breakers(), ["primary:closed→open", "primary:open→closed"]);
+  assert.equal(api.status()[0].state, "healthy");
+  // The failures before the outage are forgotten: the endpoint counts as
+  // healthy, so three failures in a row are an outage again.
+  regions.set("primary", { status: 500 });
+  for (let i = 0; i < 2; i++) assert.equal(await post(api), "hk");
+  assert.equal(breakers().length, 2, "still closed after two");
+  assert.equal(await post(api), "hk");
+  assert.deepEqual(breakers(), [
+    "primary:closed→open",
+    "primary:open→closed",
+    "primary:closed→open",
+  ]);
+});
+
+test("a failed probe of an open endpoint leaves its cooldown as it is", async () => {
+  const { clock, regions, api, breakers, events, probeRound } = probedSetup();
+  using _ = api;
+  using _regions = regions;
+  await probeRound(0);
+  regions.set("primary", { status: 500 });
+  for (let i = 0; i < 3; i++) assert.equal(await post(api), "hk");
+  const openedAt = clock.now();
+  assert.equal(api.status()[0].availableAt, openedAt + 60_000);
+  await probeRound(10_000); // fails: primary still answers 500
+  assert.deepEqual(breakers(), ["primary:closed→open"], "not re-opened");
+  const opens = events.flatMap((e) =>
+    e.type === "breaker" && e.to === "open" ? [e.cooldownMs] : []
+  );
+  assert.deepEqual(opens, [60_000]);
+  const primary = api.status()[0];
+  assert.equal(primary.state, "open");
+  // The failed probe benches it for a cooldown from now (70 s), which
+  // outlasts the breaker's 60 s; a re-open would have said 120 s more.
+  assert.equal(primary.availableAt, clock.now() + 60_000);
+  assert.equal(primary.availableAt, openedAt + 70_000);
+});
+
+test("an attempt sent while the breaker was closed does not hold the half-open permit", async () => {
+  const clock = new ManualClock();
+  using regions = mockRegions(NAMES, clock);
+  const { api, breakers } = setup({
+    clock,
+    breaker: { failureThreshold: 1, cooldown: 1_000 },
+  });
+  using _ = api;
+  // A slow answer in flight to primary while its breaker is closed.
+  regions.set("primary", { slow: 5_000 });
+  const slow = later(post(api));
+  await bounded("the slow call", 5_000, () => regions.received("primary", 1));
+  // A failure opens the breaker (threshold 1) while it is in flight.
+  regions.set("primary", "refused");
+  assert.equal(await post(api), "hk");
+  assert.deepEqual(breakers(), ["primary:closed→open"]);
+  // After the cooldown the next call is primary's half-open trial, even
+  // with the older attempt still in flight.
+  regions.set("primary", "up");
+  clock.advance(1_000);
+  assert.equal(api.status()[0].state, "half-open");
+  assert.equal(api.status()[0].inFlight, 1);
+  assert.equal(await post(api), "primary");
+  assert.deepEqual(breakers(), [
+    "primary:closed→open",
+    "primary:open→half-open",
+    "primary:half-open→closed",
+  ]);
+  clock.advance(4_000);
+  assert.equal(await slow, "primary");
+});
+
+// The error rate is an EWMA over outcomes: a failure adds 5 % of what is
+// left to 1, a success takes 5 % off. A run of failures opens the breaker
+// once it is `failureThreshold` (3) long and the rate before the run, r,
+// makes it unlikely by chance (r ** run ≤ 1e-4), or at 2 × 3 = 6.
+for (
+  const [history, opensAt, why] of [
+    ["", 3, "r = 0"],
+    ["FS", 4, "r = 0.0475: 0.0475³ > 1e-4 ≥ 0.0475⁴"],
+    ["FSS", 3, "r = 0.045125: 0.045125³ ≤ 1e-4"],
+    ["FFSFFSSS", 5, "r ≈ 0.1553: r⁴ ≈ 5.8e-4, r⁵ ≈ 9.0e-5"],
+  ] as const
+) {
+  test(`after ${history || "no history"}, a run of ${opensAt} failures opens the breaker (${why})`, async () => {
+    const names = ["primary", "hk"];
+    using regions = mockRegions(names);
+    const { api, events } = tieredPool(names);
+    using _ = api;
+    const opened = () =>
+      events.some((e) => e.type === "breaker" && e.to === "open");
+    for (const outcome of history) {
+      regions.set("primary", outcome === "F" ? { status: 500 } : "up");
+      await call(api);
+    }
+    assert.ok(!opened());
+    regions.set("primary", { status: 500 });
+    let run = 0;
+    while (!opened() && run < 10) {
+      assert.equal(await call(api), "hk");
+      run++;
+    }
+    assert.equal(run, opensAt);
+  });
+}
+
+test("status(): a half-open endpoint shows rate-limited until its bench ends, to the millisecond", async () => {
+  const clock = new ManualClock();
+  let answerHeld!: (response: Response) => void;
+  const primary: (() => Promise<Response>)[] = [
+    () => new Promise<Response>((resolve) => answerHeld = resolve),
+    () => Promise.resolve(new Response("{}", { status: 500 })),
+  ];
+  let sentToPrimary = 0;
+  const { api, events } = tieredPool(["primary", "hk"], {
+    clock,
+    breaker: { failureThreshold: 1, cooldown: 10_000 },
+    fetch: (input) => {
+      const url = input instanceof Request ? input.url : String(input);
+      if (url.startsWith("https://primary.")) {
+        return primary[sentToPrimary++]();
+      }
+      return Promise.resolve(Response.json({ region: "hk" }));
+    },
+  });
+  using _ = api;
+  const held = later(post(api));
+  await bounded("the held attempt", 5_000, async () => {
+    while (sentToPrimary === 0) await turns(1);
+  });
+  assert.equal(await post(api), "hk", "a 500 opens primary's breaker");
+  assert.equal(api.status()[0].state, "open");
+  // The attempt sent before it opened gets a 429 asking for 20 s.
+  answerHeld(
+    new Response("{}", { status: 429, headers: { "retry-after": "20" } }),
+  );
+  assert.equal(await held, "hk");
+  assert.ok(
+    events.some((e) => e.type === "rate-limit" && e.delayMs === 20_000),
+  );
+  const state = () => {
+    const s = api.status()[0];
+    return [s.state, s.availableAt];
+  };
+  const t0 = clock.now();
+  assert.deepEqual(state(), ["open", t0 + 20_000]);
+  clock.advance(10_000); // the cooldown ends: half-open, but still benched
+  assert.deepEqual(state(), ["rate-limited", t0 + 20_000]);
+  clock.advance(9_999);
+  assert.deepEqual(state(), ["rate-limited", t0 + 20_000]);
+  clock.advance(1);
+  assert.deepEqual(state(), ["half-open", undefined]);
+});

@@ -5,6 +5,7 @@
 // of the harness turns a deadline that never fires into a failure).
 
 import { assert, test } from "./_harness.ts";
+import { ManualClock } from "./_manual_clock.ts";
 import {
   createFailover,
   type FailoverOptions,
@@ -91,4 +92,59 @@ test("totalTimeout fires although the wall clock steps back an hour mid-call", a
   }
   assert.ok(isFailoverError(error), String(error));
   assert.ok(isTotalTimeoutError(error.cause), String(error.cause));
+});
+
+test("an injected clock that starts at 0: nothing counts as benched at t = 0, and a passing probe ends a bench at once", async () => {
+  const clock = new ManualClock(0);
+  const answers: Record<string, number> = { a: 200, b: 200 };
+  const attempts: { endpoint: string; panic: boolean }[] = [];
+  using api = createFailover({
+    endpoints: [
+      { name: "a", url: "https://a.example.ai/v1", apiKey: "sk-a" },
+      { name: "b", url: "https://b.example.ai/v1", apiKey: "sk-b" },
+    ],
+    strategy: "priority",
+    clock,
+    fetch: (input) => {
+      const url = input instanceof Request ? input.url : String(input);
+      const name = new URL(url).hostname.split(".")[0];
+      return Promise.resolve(new Response("{}", { status: answers[name] }));
+    },
+    onEvent: (e) => {
+      if (e.type === "attempt") {
+        attempts.push({ endpoint: e.endpoint, panic: e.panic });
+      }
+    },
+  });
+  const states = () => api.status().map((s) => [s.state, s.availableAt]);
+  assert.deepEqual(states(), [["healthy", undefined], ["healthy", undefined]]);
+  await (await api.fetch("models")).body?.cancel();
+  assert.deepEqual(attempts, [{ endpoint: "a", panic: false }]);
+
+  // A failed probe benches a for 60 s; a passing one, still at t = 0,
+  // ends the bench.
+  answers.a = 500;
+  await api.checkHealth();
+  assert.deepEqual(states()[0], ["unhealthy", 60_000]);
+  answers.a = 200;
+  await api.checkHealth();
+  assert.deepEqual(states(), [["healthy", undefined], ["healthy", undefined]]);
+
+  // A rejected key benches a as unauthorized; a passing probe ends that too.
+  answers.a = 401;
+  const response = await api.fetch("models");
+  await response.body?.cancel();
+  assert.equal(response.status, 200, "b answered");
+  assert.deepEqual(states()[0], ["unauthorized", 300_000]);
+  answers.a = 200;
+  await api.checkHealth();
+  assert.deepEqual(states(), [["healthy", undefined], ["healthy", undefined]]);
+  assert.equal(clock.now(), 0);
+});
+
+test("systemClock.now() is performance.timeOrigin + performance.now()", () => {
+  const before = performance.timeOrigin + performance.now();
+  const now = systemClock.now();
+  const after = performance.timeOrigin + performance.now();
+  assert.ok(before <= now && now <= after, `${before} ≤ ${now} ≤ ${after}`);
 });

@@ -556,6 +556,40 @@ const BOUNDS: [string, unknown, RegExp][] = [
   ],
 ];
 
+// What a rejected value is shown as, exactly.
+BOUNDS.push(
+  [
+    "an array shown as an array",
+    { endpoints: [ok], breaker: [] },
+    /^ky-failover: options\.breaker must be an object or false, got an array$/,
+  ],
+  [
+    "an object shown as an object",
+    { endpoints: [ok], timeout: {} },
+    /^ky-failover: options\.timeout must be a number of milliseconds from 1 to 2147483647, got an object$/,
+  ],
+  [
+    'a url starting with "@" shows only what follows it',
+    { endpoints: [{ name: "a", url: "@x/v1" }] },
+    /^ky-failover: options\.endpoints\[0\]\.url must be an absolute http\(s\) URL, got "…@x\/v1"$/,
+  ],
+  [
+    'a url starting with "?" before an "@" shows nothing of it',
+    { endpoints: [{ name: "a", url: "?k=sk-secret@x" }] },
+    /^ky-failover: options\.endpoints\[0\]\.url must be an absolute http\(s\) URL, got "…"$/,
+  ],
+  [
+    "a url with a user name only",
+    { endpoints: [{ name: "a", url: "https://sk-secret@x/v1" }] },
+    /^ky-failover: options\.endpoints\[0\]\.url must not embed credentials; use apiKey or headers$/,
+  ],
+  [
+    "a url with a password only",
+    { endpoints: [{ name: "a", url: "https://:sk-secret@x/v1" }] },
+    /^ky-failover: options\.endpoints\[0\]\.url must not embed credentials; use apiKey or headers$/,
+  ],
+);
+
 for (const [label, options, pattern] of BOUNDS) {
   test(`invalid options: ${label}`, () => rejects(options, pattern));
 }
@@ -567,6 +601,7 @@ test("valid options: numbers at their bounds and the new sections", () => {
     { breaker: { failureThreshold: 1 } },
     { breaker: { failureThreshold: 1_000 } },
     { rateLimit: { fallbackDelay: 0 } },
+    { rateLimit: { fallbackDelay: 1 } },
     { rateLimit: { fallbackDelay: 2_147_483_647 } },
     { bufferLimit: 1 },
     { bufferLimit: 1_073_741_824 },

@@ -131,7 +131,161 @@ const CASES: [string, Case][] = [
   ],
 ];
 
-for (const [label, { headers, expected, start }] of CASES) {
+/** A date `at` 12:00:30 GMT measured from 12:00:00 the same day: 30 s. */
+const noon = (y: number, m: number, d: number) => Date.UTC(y, m, d, 12, 0, 0);
+
+// The calendar, exactly: the last day of every month is valid (a 30 s
+// bench measured from noon), the day after it is not (Date would roll it
+// over into the next month); 29 February only in leap years (÷4, but not
+// ÷100 unless ÷400).
+const MONTHS: [string, string, number, string][] = [
+  // month, day name of its last day, its length, day name of the day after
+  ["Jan", "Sat", 31, "Sun"],
+  ["Mar", "Tue", 31, "Wed"],
+  ["Apr", "Thu", 30, "Fri"],
+  ["May", "Sun", 31, "Mon"],
+  ["Jun", "Tue", 30, "Wed"],
+  ["Jul", "Fri", 31, "Sat"],
+  ["Aug", "Mon", 31, "Tue"],
+  ["Sep", "Wed", 30, "Thu"],
+  ["Oct", "Sat", 31, "Sun"],
+  ["Nov", "Mon", 30, "Tue"],
+  ["Dec", "Thu", 31, "Fri"],
+];
+const MONTH_NUMBER: Record<string, number> = {
+  Jan: 0,
+  Mar: 2,
+  Apr: 3,
+  May: 4,
+  Jun: 5,
+  Jul: 6,
+  Aug: 7,
+  Sep: 8,
+  Oct: 9,
+  Nov: 10,
+  Dec: 11,
+};
+
+const CALENDAR: [string, Case][] = [
+  ...MONTHS.flatMap(([month, day, last, next]): [string, Case][] => [
+    [
+      `${last} ${month} (its last day)`,
+      ra(
+        `${day}, ${last} ${month} 2026 12:00:30 GMT`,
+        30_000,
+        noon(2026, MONTH_NUMBER[month], last),
+      ),
+    ],
+    [
+      `${last + 1} ${month} (no such day)`,
+      ra(
+        `${next}, ${last + 1} ${month} 2026 12:00:30 GMT`,
+        FALLBACK,
+        noon(2026, MONTH_NUMBER[month], last),
+      ),
+    ],
+  ]),
+  [
+    "01 Dec (the first day)",
+    ra("Tue, 01 Dec 2026 12:00:30 GMT", 30_000, noon(2026, 11, 1)),
+  ],
+  [
+    "00 Dec (no day 0)",
+    ra("Mon, 00 Dec 2026 12:00:30 GMT", FALLBACK, noon(2026, 10, 30)),
+  ],
+  [
+    "29 Feb 2024 (leap: ÷4)",
+    ra("Thu, 29 Feb 2024 12:00:30 GMT", 30_000, noon(2024, 1, 29)),
+  ],
+  [
+    "29 Feb 2000 (leap: ÷400)",
+    ra("Tue, 29 Feb 2000 12:00:30 GMT", 30_000, noon(2000, 1, 29)),
+  ],
+  [
+    "29 Feb 2100 (not leap: ÷100)",
+    ra("Mon, 29 Feb 2100 12:00:30 GMT", FALLBACK, noon(2100, 1, 28)),
+  ],
+  [
+    "29 Feb 2100 measured from 1 Mar (no roll-over)",
+    ra("Mon, 29 Feb 2100 00:00:30 GMT", FALLBACK, Date.UTC(2100, 2, 1)),
+  ],
+  [
+    "29 Feb 2027 (common year)",
+    ra("Mon, 29 Feb 2027 12:00:30 GMT", FALLBACK, noon(2027, 1, 28)),
+  ],
+  [
+    "30 Feb 2028 (a leap year has 29)",
+    ra("Wed, 30 Feb 2028 12:00:30 GMT", FALLBACK, noon(2028, 1, 29)),
+  ],
+  [
+    "28 Feb 2100 (its last day)",
+    ra("Sun, 28 Feb 2100 12:00:30 GMT", 30_000, noon(2100, 1, 28)),
+  ],
+  // The largest valid hour, minute and second.
+  [
+    "23:59:59",
+    ra(
+      "Thu, 26 Nov 2026 23:59:59 GMT",
+      59_000,
+      Date.UTC(2026, 10, 26, 23, 59, 0),
+    ),
+  ],
+  [
+    "23:00:00",
+    ra(
+      "Thu, 26 Nov 2026 23:00:00 GMT",
+      1_000,
+      Date.UTC(2026, 10, 26, 22, 59, 59),
+    ),
+  ],
+  [
+    "12:59:00",
+    ra(
+      "Thu, 26 Nov 2026 12:59:00 GMT",
+      1_000,
+      Date.UTC(2026, 10, 26, 12, 58, 59),
+    ),
+  ],
+  [
+    "asctime 29 Feb 2000",
+    ra("Tue Feb 29 12:00:30 2000", 30_000, noon(2000, 1, 29)),
+  ],
+  [
+    "asctime 29 Feb 2100",
+    ra("Mon Feb 29 12:00:30 2100", FALLBACK, noon(2100, 1, 28)),
+  ],
+  // RFC 850's two-digit year, in the century that puts it at most 50 years
+  // ahead: seen from 2026, "80" is 1980 (a leap year: 29 Feb is valid, and
+  // in the past), not 2080 and not 1979.
+  [
+    "RFC 850 29-Feb-80 seen from 2026 is 1980",
+    ra("Friday, 29-Feb-80 12:00:00 GMT", 0),
+  ],
+  // Seen from 15 Jan 2090 12:00, "40" is 2140 when that is at most 50
+  // years ahead (exactly 50 here), else 2040.
+  [
+    "RFC 850 15-Jan-40 exactly 50 years ahead of 2090 is 2140",
+    ra(
+      "Friday, 15-Jan-40 12:00:00 GMT",
+      CAP,
+      Date.UTC(2090, 0, 15, 12, 0, 0),
+    ),
+  ],
+  [
+    "RFC 850 15-Jan-40 1 s past 50 years ahead of 2090 is 2040",
+    ra(
+      "Sunday, 15-Jan-40 12:00:01 GMT",
+      0,
+      Date.UTC(2090, 0, 15, 12, 0, 0),
+    ),
+  ],
+  [
+    "RFC 850 29-Feb-40 seen from 1 Mar 2090 is 29 Feb 2140 (leap)",
+    ra("Monday, 29-Feb-40 12:00:00 GMT", CAP, Date.UTC(2090, 2, 1)),
+  ],
+];
+
+for (const [label, { headers, expected, start }] of [...CASES, ...CALENDAR]) {
   test(`429 with ${label}: bench ${expected} ms`, async () => {
     const clock = new ManualClock(start ?? START);
     const { api, events } = tieredPool(NAMES, {

@@ -188,3 +188,77 @@ test("maxTokens sets the burst; retryBudget: false removes the cap", async () =>
     assert.equal(sum(perCall), total, JSON.stringify(retryBudget));
   }
 });
+
+test("the exhausted message gives the tokens to one decimal, the bucket and the threshold", async () => {
+  const { api, regions, call, calls, everyRegion } = setup();
+  using _ = api;
+  using _regions = regions;
+  everyRegion({ status: 503 });
+  await calls(3, 503); // drains the bucket to 5
+  const denied = async () => {
+    const error = await api.ky.post("chat/completions", { json: {} }).then(
+      () => assert.fail("every endpoint answers 503"),
+      (e: unknown) => e,
+    );
+    assert.ok(isFailoverError(error), String(error));
+    return error;
+  };
+  const first = await denied();
+  assert.equal(first.attempts.length, 1);
+  assert.ok(
+    first.message.startsWith(
+      "retry budget exhausted (5 of 10 tokens; retries resume above 5)",
+    ),
+    first.message,
+  );
+  // One answer: 5.5 tokens, a retry, which fails: 4.5.
+  regions.set("primary", "up");
+  assert.deepEqual(await call(), [1, 200]);
+  regions.set("primary", { status: 503 });
+  const second = await denied();
+  assert.equal(second.attempts.length, 2, "one retry, then denied");
+  assert.ok(
+    second.message.startsWith(
+      "retry budget exhausted (4.5 of 10 tokens; retries resume above 5)",
+    ),
+    second.message,
+  );
+});
+
+test("a final answer (a 400) puts a token share back like a success", async () => {
+  const { api, regions, call, calls, everyRegion } = setup();
+  using _ = api;
+  using _regions = regions;
+  everyRegion({ status: 503 });
+  await calls(3, 503); // drains the bucket to 5
+  assert.deepEqual(await call(), [1, 503], "no retry at 5");
+  regions.set("primary", { status: 400 });
+  assert.deepEqual(await call(), [1, 400], "a final answer: 5.5");
+  regions.set("primary", { status: 503 });
+  assert.deepEqual(await call(), [2, 503], "a retry at 5.5, which fails: 4.5");
+  assert.deepEqual(await call(), [1, 503], "none at 4.5");
+});
+
+test("maxTokens 1: one failed retry empties the bucket, which never goes below 0", async () => {
+  const { api, regions, call, calls, everyRegion } = setup({
+    retryBudget: { maxTokens: 1 },
+  });
+  using _ = api;
+  using _regions = regions;
+  everyRegion({ status: 503 });
+  // 1 > 0.5: one retry, which fails (0); the third attempt is denied.
+  assert.deepEqual(await calls(1, 503), [2]);
+  // Denials 2 … 9 send one request each, the 10th is a trial that fails
+  // (0 stays 0, not −1).
+  assert.deepEqual(await calls(9, 503), [1, 1, 1, 1, 1, 1, 1, 1, 2]);
+  // Two answers bring the bucket from 0 to 1 (ratio 0.5), above 0.5: a
+  // retry comes back. From −1 it would take four.
+  regions.set("primary", "up");
+  assert.deepEqual(await calls(1, 200), [1]);
+  regions.set("primary", { status: 503 });
+  assert.deepEqual(await call(), [1, 503], "0.5: not above 0.5");
+  regions.set("primary", "up");
+  assert.deepEqual(await calls(1, 200), [1]);
+  regions.set("primary", { status: 503 });
+  assert.deepEqual(await call(), [2, 503], "1: a retry");
+});

@@ -266,3 +266,73 @@ test("least-latency: power of two choices sends most traffic to the fastest, and
     await response.body?.cancel();
   }
 });
+
+test("weighted: equal weights rotate in configuration order, ties going to the first", async () => {
+  using regions = mockRegions(NAMES);
+  using api = createFailover({
+    endpoints: endpointsFor(NAMES, () => ({ weight: 1 })),
+    strategy: "weighted",
+  });
+  const sequence: string[] = [];
+  for (let i = 0; i < 7; i++) {
+    const r = await api.fetch("models");
+    sequence.push(((await r.json()) as { region: string }).region);
+  }
+  assert.equal(sequence.join(""), "abcabca");
+  assert.deepEqual(regions.counts(), { a: 3, b: 2, c: 2 });
+});
+
+test("weighted: 5:3:2 gives nginx's smooth sequence exactly", async () => {
+  using _regions = mockRegions(NAMES);
+  using api = createFailover({
+    endpoints: endpointsFor(NAMES, (_, i) => ({ weight: [5, 3, 2][i] })),
+    strategy: "weighted",
+  });
+  const sequence: string[] = [];
+  for (let i = 0; i < 10; i++) {
+    const r = await api.fetch("models");
+    sequence.push(((await r.json()) as { region: string }).region);
+  }
+  // current += weight; the largest current wins (the first on a tie) and
+  // gives back the total, 10.
+  assert.equal(sequence.join(""), "abcaabacba");
+});
+
+test("a custom picker is called even with a single candidate", async () => {
+  using regions = mockRegions(["a"]);
+  const seen: string[][] = [];
+  using api = pool({
+    strategy: (candidates) => {
+      seen.push(candidates.map((c) => c.name));
+      return candidates[0];
+    },
+  }, ["a"]);
+  await send(api, 2);
+  assert.deepEqual(seen, [["a"], ["a"]]);
+  assert.deepEqual(regions.counts(), { a: 2 });
+  using api2 = pool({ strategy: () => "nope" }, ["a"]);
+  const error = await api2.fetch("models").then(() => undefined, (e) => e);
+  assert.ok(error instanceof TypeError, String(error));
+  assert.match(
+    error.message,
+    /returned "nope", which is not one of the candidates \(a\)/,
+  );
+});
+
+test("tiers go by priority number, not by configuration order", async () => {
+  const names = ["low", "high", "mid"];
+  using regions = mockRegions(names);
+  using api = createFailover({
+    endpoints: endpointsFor(names, (_, i) => ({ priority: [3, 0, 2][i] })),
+    strategy: "priority",
+    breaker: false,
+  });
+  await send(api, 2);
+  assert.deepEqual(regions.counts(), { low: 0, high: 2, mid: 0 });
+  regions.set("high", { status: 503 });
+  await send(api, 1);
+  assert.deepEqual(regions.counts(), { low: 0, high: 3, mid: 1 });
+  regions.set("mid", { status: 503 });
+  await send(api, 1);
+  assert.deepEqual(regions.counts(), { low: 1, high: 4, mid: 2 });
+});
