@@ -7,8 +7,8 @@
 # - Deno runs the bench from the repository (`ky-failover` → mod.ts).
 # - Node and Bun run it against the packed npm package, as a user gets it:
 #   scripts/build_npm.ts packs dist/ky-failover-<version>.tgz, which is
-#   installed into dist/bench-matrix/ with bench/, tests/_region_farm.ts and
-#   tests/_manual_clock.ts (its seeded PRNG)
+#   installed into dist/bench-matrix/ with bench/, tests/_region_farm.ts (and
+#   its tests/_listen.ts) and tests/_manual_clock.ts (its seeded PRNG)
 #   copied next to it (ky, cockatiel, opossum and openai resolve from the
 #   repository's node_modules).
 # - S1's regions run in a separate Node 24 process (BENCH_SERVER_NODE).
@@ -80,7 +80,7 @@ printf '{ "private": true, "type": "module" }\n' >"$matrix/package.json"
 (cd "$matrix" && npm install --no-audit --no-fund --no-package-lock \
   --loglevel=error "../$(basename "$tarball")") || exit 1
 cp -R bench "$matrix/"
-cp tests/_region_farm.ts tests/_manual_clock.ts "$matrix/tests/"
+cp tests/_region_farm.ts tests/_listen.ts tests/_manual_clock.ts "$matrix/tests/"
 
 status=0
 run_deno() {
