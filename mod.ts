@@ -27,7 +27,11 @@
  */
 
 export { createFailover } from "./src/failover.ts";
-export type { Failover, FetchFunction, PoolFetch } from "./src/failover.ts";
+export type { Failover, FailoverOptions, Strategy } from "./src/failover.ts";
+export type { FetchFunction, Pool, PoolFetch } from "./src/pool.ts";
+export type { HealthCheckOptions } from "./src/health_check/mod.ts";
+export type { HedgeOptions } from "./src/hedge/mod.ts";
+export type { RetryBudgetOptions } from "./src/retry_budget/mod.ts";
 export { aiSdkOptions, langChainOptions, openAIOptions } from "./src/sdk.ts";
 export type {
   AiSdkOptions,
@@ -69,16 +73,26 @@ export type {
   EndpointState,
   EndpointStatus,
   FailoverEvent,
-  FailoverOptions,
   HeaderValues,
-  HealthCheckOptions,
-  HedgeOptions,
   Middleware,
+  Outcome,
   PickContext,
   PickerFunction,
+  PickStats,
+  PoolOptions,
+  PoolStrategy,
   RateLimitOptions,
-  RetryBudgetOptions,
-  Strategy,
+  Verdict,
 } from "./src/types.ts";
+export type {
+  Feature,
+  FeatureAttempt,
+  FeatureEndpoint,
+  FeatureHooks,
+  FeatureHost,
+  FeatureMiddleware,
+  HedgeRequest,
+  ProbeOptions,
+} from "./src/feature.ts";
 /** ky's types, re-exported for `failover.ky` and `kyOptions`. */
 export type { KyInstance, Options as KyOptions } from "ky";

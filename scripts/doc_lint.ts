@@ -1,9 +1,14 @@
-// Runs `deno doc --lint mod.ts` and fails on any problem in this package.
-// Problems inside ky's own type declarations (reached because `failover.ky`
-// is a ky instance) are counted and reported, but they are ky's to fix.
+// Runs `deno doc --lint` over every entry point of deno.json's exports
+// (but ./testing, which scripts/doc_lint_testing.ts checks) and fails on
+// any problem in this package. Problems inside ky's own type declarations
+// (reached because `failover.ky` is a ky instance) are counted and
+// reported, but they are ky's to fix.
 
+const config = JSON.parse(await Deno.readTextFile("deno.json"));
+const entries = Object.entries(config.exports as Record<string, string>)
+  .filter(([name]) => name !== "./testing").map(([, file]) => file);
 const { stdout, stderr, code } = await new Deno.Command(Deno.execPath(), {
-  args: ["doc", "--lint", "mod.ts"],
+  args: ["doc", "--lint", ...entries],
   env: { NO_COLOR: "1" },
 }).output();
 const text = new TextDecoder().decode(stdout) +
@@ -22,6 +27,6 @@ if (ours.length > 0) {
 const theirs = locations.length;
 console.log(
   code === 0
-    ? "doc lint: clean"
+    ? `doc lint: clean (${entries.join(", ")})`
     : `doc lint: clean in ky-failover; ${theirs} problem(s) in ky's own type declarations ignored`,
 );

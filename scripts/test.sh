@@ -22,8 +22,8 @@ step "deno lint"
 deno lint
 step "deno check"
 deno check mod.ts testing.ts scripts/ tests/ bench/
-step "deno doc --lint mod.ts"
-deno run --allow-run --allow-env scripts/doc_lint.ts
+step "deno doc --lint (every entry point)"
+deno run --allow-run --allow-env --allow-read=deno.json scripts/doc_lint.ts
 step "deno doc --lint testing.ts (every export with an example)"
 deno run --allow-run --allow-env scripts/doc_lint_testing.ts
 step "deno publish --dry-run (JSR, no slow types)"
@@ -60,7 +60,7 @@ deno_tests deno --allow-env --allow-net=127.0.0.1 --allow-read \
   --allow-sys=hostname tests/
 step "deno test --doc (every documented example runs)"
 deno_tests deno-doc --doc --allow-env --allow-net=127.0.0.1 --allow-read \
-  mod.ts testing.ts src/
+  mod.ts core.ts testing.ts src/
 
 step "npm package: build and pack (scripts/build_npm.ts)"
 deno run --allow-read --allow-write --allow-env --allow-run scripts/build_npm.ts

@@ -1,26 +1,21 @@
-// What the pool knows and learns about one endpoint. Plain state, no
-// transport types: the breaker, the rate-limit table and the picker all
-// read and write it.
+// What the pool knows and learns about one endpoint: its identity and
+// credentials, its breaker, its benches and its statistics. Each part
+// changes only through its own methods; `_outcome.ts` is what calls them
+// when an attempt, a probe or a stream tells something.
 
+import type { Breaker } from "./_breaker.ts";
 import type { ResolvedEndpoint } from "./_options.ts";
 import { endpointSecrets } from "./_redact.ts";
 import { type HeaderRecord, setHeader } from "./_request.ts";
-import type {
-  BreakerState,
-  EndpointInfo,
-  EndpointState,
-  EndpointStatus,
-} from "./types.ts";
+import type { EndpointInfo, EndpointState, EndpointStatus } from "./types.ts";
 
 /** Weight of the newest sample in the latency EWMA. */
 const LATENCY_ALPHA = 0.3;
 /** Weight of the newest outcome in the error-rate EWMA (~ the last 20). */
 const ERROR_ALPHA = 0.05;
-/**
- * A run of failures opens the breaker only when chance would explain it
- * less often than this, at the endpoint's error rate before the run.
- */
-const CHANCE = 1e-4;
+
+/** Why an endpoint is kept out of rotation for a while. */
+export type BenchKind = "rate-limited" | "unauthorized" | "unhealthy";
 
 /** Mutable state of one endpoint. */
 export class Endpoint {
@@ -43,41 +38,39 @@ export class Endpoint {
    */
   readonly #headers: HeaderRecord = {};
 
-  breaker: BreakerState = "closed";
-  consecutiveFailures = 0;
+  readonly breaker: Breaker;
+  /** Failures since the last answer that counted as healthy. */
+  #run = 0;
   /** Share of recent attempts that failed (EWMA over success / failure). */
   #errorRate = 0;
   /** `#errorRate` when the current run of failures began. */
   #runBaseRate = 0;
-  /** When an open breaker lets a probe through. */
-  openUntil = 0;
-  /** Times opened in a row without recovering (cooldown multiplier). */
-  timesOpened = 0;
-  probeInFlight = false;
-  /** When a rate-limited endpoint may be used again. */
-  limitedUntil = 0;
-  /** When an endpoint whose credentials were rejected may be used again. */
-  unauthorizedUntil = 0;
-  /** When an endpoint whose last health-check probe failed may be used again. */
-  unhealthyUntil = 0;
+  /** Until when each bench keeps the endpoint out (clock time). */
+  readonly #benches: Record<BenchKind, number> = {
+    "rate-limited": 0,
+    unauthorized: 0,
+    unhealthy: 0,
+  };
   /**
-   * Whether periodic health-check probes bring this endpoint back from an
-   * open breaker, rather than a half-open trial of user traffic.
+   * Periodic health-check probes bring this endpoint back from an open
+   * breaker, rather than a half-open trial of user traffic.
    */
-  probesRecovery = false;
+  #recoversByProbes = false;
 
-  requests = 0;
-  failures = 0;
-  inFlight = 0;
-  latency: number | undefined = undefined;
-  lastLatency: number | undefined = undefined;
-  lastError: string | undefined = undefined;
-  lastErrorAt: number | undefined = undefined;
-  lastCheckAt: number | undefined = undefined;
-  /** Smooth weighted round-robin accumulator. */
-  wrrCurrent = 0;
+  #requests = 0;
+  #failures = 0;
+  #inFlight = 0;
+  #latency: number | undefined = undefined;
+  #lastLatency: number | undefined = undefined;
+  #lastError: string | undefined = undefined;
+  #lastErrorAt: number | undefined = undefined;
+  #lastCheckAt: number | undefined = undefined;
 
-  constructor(resolved: ResolvedEndpoint, index: number) {
+  constructor(
+    resolved: ResolvedEndpoint,
+    index: number,
+    breaker: (endpoint: Endpoint) => Breaker,
+  ) {
     const { headers, ...config } = resolved;
     for (const [name, value] of headers) {
       setHeader(this.#headers, name.toLowerCase(), value);
@@ -94,6 +87,7 @@ export class Endpoint {
       priority: resolved.priority,
       weight: resolved.weight,
     });
+    this.breaker = breaker(this);
   }
 
   /** Credentials and extra headers for this endpoint only. */
@@ -115,13 +109,30 @@ export class Endpoint {
     return { ...callerHeaders, ...this.#headers };
   }
 
+  /** Until when `kind` keeps this endpoint out (≤ now: it does not). */
+  benchedUntil(kind: BenchKind): number {
+    return this.#benches[kind];
+  }
+
+  /**
+   * Keeps this endpoint out as `kind` until `until`, unless that bench
+   * already lasts longer. Returns whether the bench was extended.
+   */
+  bench(kind: BenchKind, until: number): boolean {
+    if (until <= this.#benches[kind]) return false;
+    this.#benches[kind] = until;
+    return true;
+  }
+
   /** When the latest bench (rate limit, rejected key, failed probe) ends. */
-  benchedUntil(): number {
-    return Math.max(
-      this.limitedUntil,
-      this.unauthorizedUntil,
-      this.unhealthyUntil,
-    );
+  #benchEnd(): number {
+    const b = this.#benches;
+    return Math.max(b["rate-limited"], b.unauthorized, b.unhealthy);
+  }
+
+  /** From now on, health-check probes bring this endpoint back. */
+  recoverByProbes(): void {
+    this.#recoversByProbes = true;
   }
 
   /**
@@ -130,22 +141,23 @@ export class Endpoint {
    * checks probe it back instead.
    */
   isAvailable(now: number): boolean {
-    if (this.benchedUntil() > now) return false;
-    if (this.breaker === "closed") return true;
-    if (this.breaker === "open" || this.probesRecovery) return false;
-    return !this.probeInFlight;
+    if (this.#benchEnd() > now) return false;
+    const breaker = this.breaker.state;
+    if (breaker === "closed") return true;
+    if (breaker === "open" || this.#recoversByProbes) return false;
+    return !this.breaker.trialInFlight;
   }
 
   /** When this endpoint becomes available again (≤ now if it is). */
   availableAt(now: number): number {
-    const open = this.breaker === "open" ? this.openUntil : now;
-    return Math.max(open, this.benchedUntil(), now);
+    const open = this.breaker.state === "open" ? this.breaker.openUntil : now;
+    return Math.max(open, this.#benchEnd(), now);
   }
 
   /** Ends the benches that a passing probe or a good answer disproves. */
   clearHealthBenches(): void {
-    this.unauthorizedUntil = 0;
-    this.unhealthyUntil = 0;
+    this.#benches.unauthorized = 0;
+    this.#benches.unhealthy = 0;
   }
 
   /**
@@ -154,12 +166,51 @@ export class Endpoint {
    * in `failures`.
    */
   recordFailure(description: string, now: number, traffic: boolean): void {
-    if (traffic) this.failures += 1;
-    if (this.consecutiveFailures === 0) this.#runBaseRate = this.#errorRate;
-    this.consecutiveFailures += 1;
+    if (traffic) this.#failures += 1;
+    if (this.#run === 0) this.#runBaseRate = this.#errorRate;
+    this.#run += 1;
     this.#errorRate += ERROR_ALPHA * (1 - this.#errorRate);
-    this.lastError = description;
-    this.lastErrorAt = now;
+    this.noteError(description, now);
+  }
+
+  /** Shows `description` as the last error in `status()`, without counting it. */
+  noteError(description: string, now: number): void {
+    this.#lastError = description;
+    this.#lastErrorAt = now;
+  }
+
+  /** A health-check probe of this endpoint answered (or failed) at `now`. */
+  noteCheck(now: number): void {
+    this.#lastCheckAt = now;
+  }
+
+  /** A request to this endpoint leaves. */
+  sent(): void {
+    this.#requests += 1;
+    this.#inFlight += 1;
+  }
+
+  /**
+   * The request that left got its answer after `ms` (a latency sample),
+   * or failed (`undefined`).
+   */
+  settled(ms: number | undefined): void {
+    this.#inFlight -= 1;
+    if (ms === undefined) return;
+    this.#lastLatency = ms;
+    this.#latency = this.#latency === undefined
+      ? ms
+      : this.#latency + LATENCY_ALPHA * (ms - this.#latency);
+  }
+
+  /** Mean time to response headers (EWMA), in ms; undefined before any. */
+  get latency(): number | undefined {
+    return this.#latency;
+  }
+
+  /** Requests waiting for their response headers now. */
+  get inFlight(): number {
+    return this.#inFlight;
   }
 
   /**
@@ -177,52 +228,41 @@ export class Endpoint {
    * run of failures.
    */
   resumeRun(run: number): void {
-    if (run > this.consecutiveFailures) this.consecutiveFailures = run;
+    if (run > this.#run) this.#run = run;
   }
 
   /** Records an answer that counts as healthy: ends a run of failures. */
   recordSuccess(): void {
-    this.consecutiveFailures = 0;
+    this.#run = 0;
     this.#errorRate -= ERROR_ALPHA * this.#errorRate;
   }
 
-  /**
-   * Whether the current run of failures should open the breaker: at least
-   * `threshold` long, and long enough that the endpoint's error rate before
-   * the run would produce it by chance less than once in 10,000 runs — but
-   * never more than `2 × threshold`. A healthy endpoint that goes down opens
-   * after `threshold` failures; one that drops 20 % of requests at random
-   * (3 in a row: 1 run in 125) needs 6, so noise does not bench it; one that
-   * fails a third of its requests or more opens after `2 × threshold`.
-   */
-  failedEnough(threshold: number): boolean {
-    const run = this.consecutiveFailures;
-    if (run < threshold) return false;
-    const rate = this.#runBaseRate;
-    return run >= 2 * threshold || rate <= 0 || rate ** run <= CHANCE;
+  /** Failures since the last healthy answer. */
+  get run(): number {
+    return this.#run;
   }
 
-  recordLatency(ms: number): void {
-    this.lastLatency = ms;
-    this.latency = this.latency === undefined
-      ? ms
-      : this.latency + LATENCY_ALPHA * (ms - this.latency);
+  /** The error rate before the current run of failures began. */
+  get runBaseRate(): number {
+    return this.#runBaseRate;
   }
 
   status(now: number): EndpointStatus {
     // A pure read: an open breaker whose cooldown has passed shows as
     // half-open even before traffic moves it there; a rate limit shows
     // unless the breaker is open.
-    let state: EndpointState = this.breaker === "closed"
+    const breaker = this.breaker;
+    const benches = this.#benches;
+    let state: EndpointState = breaker.state === "closed"
       ? "healthy"
-      : this.breaker === "open" && now < this.openUntil
+      : breaker.state === "open" && now < breaker.openUntil
       ? "open"
       : "half-open";
     if (state === "healthy") {
-      if (this.unauthorizedUntil > now) state = "unauthorized";
-      else if (this.limitedUntil > now) state = "rate-limited";
-      else if (this.unhealthyUntil > now) state = "unhealthy";
-    } else if (state === "half-open" && this.limitedUntil > now) {
+      if (benches.unauthorized > now) state = "unauthorized";
+      else if (benches["rate-limited"] > now) state = "rate-limited";
+      else if (benches.unhealthy > now) state = "unhealthy";
+    } else if (state === "half-open" && benches["rate-limited"] > now) {
       state = "rate-limited";
     }
     const availableAt = this.availableAt(now);
@@ -232,15 +272,15 @@ export class Endpoint {
       priority: this.priority,
       weight: this.weight,
       state,
-      consecutiveFailures: this.consecutiveFailures,
-      requests: this.requests,
-      failures: this.failures,
-      inFlight: this.inFlight,
-      latencyMs: this.latency,
-      lastLatencyMs: this.lastLatency,
-      lastError: this.lastError,
-      lastErrorAt: this.lastErrorAt,
-      lastCheckAt: this.lastCheckAt,
+      consecutiveFailures: this.#run,
+      requests: this.#requests,
+      failures: this.#failures,
+      inFlight: this.#inFlight,
+      latencyMs: this.#latency,
+      lastLatencyMs: this.#lastLatency,
+      lastError: this.#lastError,
+      lastErrorAt: this.#lastErrorAt,
+      lastCheckAt: this.#lastCheckAt,
       availableAt: availableAt > now ? availableAt : undefined,
     };
   }

@@ -11,7 +11,7 @@ import ky, {
 } from "ky";
 import { endpointSecrets, mergeSecrets, scrubError } from "./_redact.ts";
 import { callRequest } from "./_request.ts";
-import type { Engine } from "./engine.ts";
+import type { Engine } from "./_pool.ts";
 import { FailoverError } from "./errors.ts";
 
 const MANAGED = [

@@ -1,81 +1,362 @@
-// The shared state of a pool: its endpoints grouped in tiers, the resolved
-// options and the event sink. Every middleware reads and writes this.
+/**
+ * A pool's engine: validates nothing (see `_options.ts`), builds the state,
+ * attaches the features, and runs calls through the one attempt loop. The
+ * core's `createPool` and the `createFailover` preset both stand on it, so
+ * `fetch` and `ky` have one set of semantics.
+ *
+ * @module
+ */
 
-import { DeadlineQueue } from "./_deadlines.ts";
-import { Endpoint } from "./_endpoint.ts";
+import {
+  abortCall,
+  type Attempt,
+  type Call,
+  type CallRequest,
+} from "./_call.ts";
+import type { Handler } from "./_chain.ts";
+import type { Endpoint } from "./_endpoint.ts";
+import { attemptRunner } from "./_attempt.ts";
+import { type Ending, runAttempts } from "./_loop.ts";
 import type { ResolvedOptions } from "./_options.ts";
-import type { FailoverEvent } from "./types.ts";
+import { createPicker, roundRobin } from "./_pick.ts";
+import { createProber } from "./_probe.ts";
+import { createState } from "./_state.ts";
+import {
+  ClosedError,
+  FailoverError,
+  isAttemptTimeoutError,
+  TotalTimeoutError,
+} from "./errors.ts";
+import type {
+  FeatureAttempt,
+  FeatureHooks,
+  FeatureHost,
+  FeatureMiddleware,
+} from "./feature.ts";
+import type { AttemptRecord, EndpointStatus, Verdict } from "./types.ts";
 
-/** State shared by every call of one pool. */
-export interface Pool {
-  readonly options: ResolvedOptions;
-  readonly endpoints: readonly Endpoint[];
-  /** Endpoints grouped by priority, best tier first, configuration order inside. */
-  readonly tiers: readonly (readonly Endpoint[])[];
-  /** Round-robin cursor per tier (index into the tier). */
-  readonly cursors: number[];
-  /** Emits an event; a no-op without `onEvent`. */
-  readonly emit: (event: FailoverEvent) => void;
-  /** Whether anyone listens, to skip building events nobody reads. */
-  readonly listening: boolean;
-  /**
-   * Bodies streaming to callers after their call returned: `close()` ends
-   * each with a `ClosedError`. Each removes itself when its body ends.
-   */
-  readonly streams: Set<{ close(reason: unknown): void }>;
-  /** Called when a breaker opens (the health checker may probe it sooner). */
-  onBreakerOpen: ((endpoint: Endpoint) => void) | undefined;
-  /** A deadline queue of `ms` on the pool's clock, closed with the pool. */
-  deadlines(ms: number): DeadlineQueue;
-  /** Every deadline queue made by `deadlines()`. */
-  readonly queues: DeadlineQueue[];
+/** The attempts and reason behind a failed call that returned a response. */
+export interface Failure {
+  attempts: readonly AttemptRecord[];
+  reason: string | undefined;
 }
 
-/** Builds the pool state from resolved options. */
-export function createPool(options: ResolvedOptions): Pool {
-  const endpoints = options.endpoints.map((e, i) => new Endpoint(e, i));
-  const priorities = [...new Set(endpoints.map((e) => e.priority))].sort((
-    a,
-    b,
-  ) => a - b);
-  const tiers = priorities.map((p) =>
-    endpoints.filter((e) => e.priority === p)
-  );
-  // Start each tier's rotation at a random place so that many clients do not
-  // all hit the same endpoint first.
-  const cursors = tiers.map((tier) =>
-    Math.floor(options.random() * tier.length) % tier.length
-  );
-  const onEvent = options.onEvent;
-  const emit = onEvent
-    ? (event: FailoverEvent) => {
-      // Observability must never break traffic: a throw, or a promise that
-      // rejects (an async onEvent), is dropped.
-      try {
-        const result = onEvent(event) as unknown;
-        if (typeof (result as PromiseLike<void>)?.then === "function") {
-          (result as Promise<void>).then(undefined, () => {});
-        }
-      } catch {
-        // Dropped, as above.
-      }
+/** The engine behind a pool. */
+export interface Engine {
+  /** Endpoints in configuration order. */
+  readonly endpoints: readonly Endpoint[];
+  /** Runs one call: attempts until success, a final answer or exhaustion. */
+  run(request: CallRequest): Promise<Response>;
+  /** Why a response returned by `run` is a failure, when it is one. */
+  failureOf(response: Response): Failure | undefined;
+  status(): EndpointStatus[];
+  /** Probes every endpoint now; resolves when every probe has answered. */
+  checkHealth(): Promise<void>;
+  close(): void;
+}
+
+/** What `checkHealth()` probes with when no feature says otherwise. */
+const DEFAULT_PROBE = { path: "models", timeout: 5_000 };
+
+/** A feature's key-free view of an attempt. */
+class FeatureAttemptView implements FeatureAttempt {
+  readonly #ctx: Attempt;
+
+  constructor(ctx: Attempt) {
+    this.#ctx = ctx;
+  }
+
+  get attempt(): number {
+    return this.#ctx.attempt;
+  }
+
+  get method(): string {
+    return this.#ctx.method;
+  }
+
+  get path(): string {
+    return this.#ctx.path;
+  }
+
+  get verdict(): Verdict | undefined {
+    const ctx = this.#ctx;
+    return ctx.target === undefined || ctx.verdict === "exhausted"
+      ? undefined
+      : ctx.verdict;
+  }
+
+  stop(reason: string): void {
+    this.#ctx.call.exhaustedReason = reason;
+    this.#ctx.verdict = "exhausted";
+  }
+}
+
+/** A feature's middleware, over the attempt's feature view. */
+function aroundAttempt(middleware: FeatureMiddleware): Handler<Attempt> {
+  return (ctx, next) => middleware(new FeatureAttemptView(ctx), next);
+}
+
+/**
+ * The hooks of the one feature that has `key`, or undefined; two is an
+ * error (a pool has one strategy, one hedging, one health check).
+ */
+function single(
+  attached: readonly { name: string; hooks: FeatureHooks }[],
+  key: "pick" | "hedgeDelay" | "checkHealth",
+): FeatureHooks | undefined {
+  const having = attached.filter((a) => a.hooks[key] !== undefined);
+  if (having.length > 1) {
+    throw new TypeError(
+      `ky-failover: options.features: ${
+        having.map((a) => a.name).join(" and ")
+      } both provide ${key}(); a pool takes one`,
+    );
+  }
+  return having[0]?.hooks;
+}
+
+/** Builds the engine for resolved options. */
+export function createEngine(options: ResolvedOptions): Engine {
+  const state = createState(options);
+  const { clock, maxAttempts, totalTimeout } = options;
+  const byName = new Map(state.endpoints.map((e) => [e.name, e]));
+  const endpointNamed = (name: string): Endpoint => {
+    const endpoint = byName.get(name);
+    if (endpoint === undefined) {
+      throw new TypeError(`ky-failover: no endpoint is named ${name}`);
     }
-    : () => {};
-  const queues: DeadlineQueue[] = [];
+    return endpoint;
+  };
+  const prober = createProber(state);
+  // The rotation draws its starting places before any feature draws.
+  const rotate = roundRobin(state);
+
+  const host: FeatureHost = {
+    endpoints: state.endpoints.map((e) =>
+      Object.freeze({ ...e.info, probes: e.config.healthCheck !== false })
+    ),
+    clock,
+    random: options.random,
+    probe: (name, settings) => prober.probe(endpointNamed(name), settings),
+    probing: (name) => prober.probing(endpointNamed(name)),
+    recoverByProbes: (name) => endpointNamed(name).recoverByProbes(),
+  };
+  const attached = options.features.map((feature) => ({
+    name: feature.name,
+    hooks: feature.attach(host),
+  }));
+  const picking = single(attached, "pick");
+  const picker = createPicker(state, {
+    strategy: options.strategy,
+    featurePick: picking &&
+      ((candidates, ctx) => picking.pick!(candidates, ctx)),
+    rotate,
+  });
+  const hedging = single(attached, "hedgeDelay");
+  const checking = single(attached, "checkHealth");
+  for (const { hooks } of attached) {
+    if (hooks.onOutcome) state.outcomeListeners.push(hooks.onOutcome);
+    const onOpen = hooks.onBreakerOpen;
+    if (onOpen) {
+      state.openListeners.push((endpoint, until) =>
+        onOpen(endpoint.name, until)
+      );
+    }
+  }
+  const attempt = attemptRunner(state, {
+    picker,
+    around: attached.flatMap(({ hooks }) =>
+      hooks.middleware ? [aroundAttempt(hooks.middleware)] : []
+    ),
+  });
+
+  const totalDeadlines = totalTimeout === false
+    ? undefined
+    : state.deadlines(totalTimeout);
+  const active = new Set<Call>();
+  const failed = new WeakMap<Response, Failure>();
+  let closed = false;
+
+  function finish(call: Call, last: Attempt | undefined): Response {
+    const abortReason = call.abortReason;
+    if (call.abortKind === "caller" || call.abortKind === "closed") {
+      if (last?.response) last.response.body?.cancel().catch(() => {});
+      throw call.abortKind === "caller" ? abortReason : new ClosedError();
+    }
+    const durationMs = clock.now() - call.startedAt;
+    const n = call.attempts.length;
+    const reason = call.abortKind === "total"
+      ? `${(abortReason as TotalTimeoutError).message} after ${n} attempt${
+        n === 1 ? "" : "s"
+      }`
+      : call.exhaustedReason ?? timedOutReason(call);
+    const response = last?.response;
+    if (response !== undefined) {
+      // fetch semantics: the last answer is the result. ky turns it into a
+      // FailoverError through failureOf() — unless every endpoint rejected
+      // its own key: then that 401 / 403 is the answer, as it is without a
+      // pool (ky: an HTTPError), not a failover.
+      const unauthorized = everyAttemptUnauthorized(call);
+      const why = unauthorized
+        ? "every endpoint tried rejected its credentials"
+        : reason;
+      if (!unauthorized) {
+        failed.set(response, { attempts: call.attempts, reason });
+      }
+      if (state.listening) {
+        const error = new FailoverError(call.attempts, {
+          response,
+          reason: why,
+        });
+        state.emit({
+          type: "failure",
+          attempts: call.attempts,
+          error,
+          durationMs,
+        });
+      }
+      return response;
+    }
+    const error = new FailoverError(call.attempts, {
+      cause: call.abortKind === "total" ? abortReason : last?.error,
+      reason,
+    });
+    state.emit({ type: "failure", attempts: call.attempts, error, durationMs });
+    throw error;
+  }
+
+  /** Whether every attempt of `call` was an endpoint rejecting its key. */
+  function everyAttemptUnauthorized(call: Call): boolean {
+    return call.attempts.every((a) => a.status === 401 || a.status === 403);
+  }
+
+  /**
+   * When every attempt of `call` timed out, a reason that says so — the
+   * per-attempt `timeout` may be shorter than the answer takes — and an
+   * `all-timed-out` event; otherwise `undefined`.
+   */
+  function timedOutReason(call: Call): string | undefined {
+    const attempts = call.attempts;
+    if (
+      attempts.length === 0 || options.timeout === false ||
+      !attempts.every((a) => isAttemptTimeoutError(a.error))
+    ) return undefined;
+    const endpoints = attempts.map((a) => a.endpoint);
+    const message = `every endpoint timed out after ${options.timeout} ms (${
+      [...new Set(endpoints)].join(", ")
+    }); is \`timeout\` shorter than the answer takes?`;
+    state.emit({
+      type: "all-timed-out",
+      timeoutMs: options.timeout,
+      endpoints,
+      message,
+    });
+    return message;
+  }
+
+  function succeed(call: Call, ctx: Attempt): Response {
+    if (state.listening) {
+      state.emit({
+        type: "success",
+        endpoint: ctx.target!.name,
+        status: ctx.response!.status,
+        attempts: call.attempts.length,
+        durationMs: clock.now() - call.startedAt,
+      });
+    }
+    return ctx.response!;
+  }
+
+  const ending: Ending = { succeed, finish };
+
+  /** Whether an SDK retrying on top of the pool was reported (once). */
+  let sdkRetriesWarned = false;
+
+  async function run(request: CallRequest): Promise<Response> {
+    if (closed) throw new ClosedError();
+    // The OpenAI SDK (and SDKs built like it) numbers its own retries.
+    if (
+      !sdkRetriesWarned && state.listening &&
+      Number(request.headers["x-stainless-retry-count"]) > 0
+    ) {
+      sdkRetriesWarned = true;
+      state.emit({
+        type: "warning",
+        code: "sdk-retries",
+        message: "an SDK is retrying on top of the pool " +
+          "(x-stainless-retry-count > 0): each retry repeats a whole " +
+          `failover round of up to ${maxAttempts} attempts — with the ` +
+          `default maxRetries: 2, a call that fails everywhere costs up to ` +
+          `${3 * maxAttempts} requests instead of ${maxAttempts}, plus the ` +
+          "SDK's backoff, which totalTimeout does not bound. Set " +
+          "maxRetries: 0 on the client (openAIOptions(api) does).",
+      });
+    }
+    const callerSignal = request.signal;
+    if (callerSignal?.aborted) throw callerSignal.reason;
+    const now = clock.now();
+    const call: Call = {
+      request,
+      abortKind: undefined,
+      abortReason: undefined,
+      onAbort: new Set(),
+      startedAt: now,
+      deadline: totalTimeout === false ? Infinity : now + totalTimeout,
+      tried: new Set(),
+      attempts: [],
+      exhaustedReason: undefined,
+    };
+    const onCallerAbort = () => abortCall(call, "caller", callerSignal!.reason);
+    callerSignal?.addEventListener("abort", onCallerAbort, { once: true });
+    const deadline = totalDeadlines?.set(() =>
+      abortCall(call, "total", new TotalTimeoutError(totalTimeout as number))
+    );
+    active.add(call);
+    let ok = false;
+    try {
+      const response = await runAttempts(state, call, {
+        attempt,
+        ending,
+        hedgeDelay: hedging === undefined ? undefined : hedging.hedgeDelay!({
+          method: request.method,
+          path: request.path,
+        }),
+      });
+      ok = true;
+      return response;
+    } finally {
+      if (deadline !== undefined) totalDeadlines!.clear(deadline);
+      active.delete(call);
+      // A returned response stays linked to the caller's signal so that
+      // aborting it still cancels the body download.
+      if (!ok) callerSignal?.removeEventListener("abort", onCallerAbort);
+    }
+  }
+
   return {
-    options,
-    endpoints,
-    tiers,
-    cursors,
-    emit,
-    listening: onEvent !== undefined,
-    streams: new Set(),
-    onBreakerOpen: undefined,
-    deadlines(ms) {
-      const queue = new DeadlineQueue(options.clock, ms);
-      queues.push(queue);
-      return queue;
+    endpoints: state.endpoints,
+    run,
+    failureOf: (response) => failed.get(response),
+    checkHealth() {
+      if (closed) return Promise.reject(new ClosedError());
+      if (checking !== undefined) return checking.checkHealth!();
+      return Promise.all(
+        state.endpoints.map((e) => prober.probe(e, DEFAULT_PROBE)),
+      ).then(() => {});
     },
-    queues,
+    status() {
+      const now = clock.now();
+      return state.endpoints.map((e) => e.status(now));
+    },
+    close() {
+      if (closed) return;
+      closed = true;
+      for (const { hooks } of attached) hooks.close?.();
+      prober.close();
+      const reason = new ClosedError();
+      for (const call of active) abortCall(call, "closed", reason);
+      for (const stream of [...state.streams]) stream.close(reason);
+      state.closeDeadlines();
+    },
   };
 }

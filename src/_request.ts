@@ -2,7 +2,7 @@
 // endpoint: a path relative to the pool, caller headers without
 // credentials, and a body that survives being sent more than once.
 
-import type { CallRequest } from "./_context.ts";
+import type { CallRequest } from "./_call.ts";
 import type { Endpoint } from "./_endpoint.ts";
 import { OutsidePoolError } from "./errors.ts";
 

@@ -1,15 +1,16 @@
-// The innermost step of the chain: send the attempt to the picked endpoint.
-// The endpoint's credentials are added here, after every middleware, so no
-// middleware and no other endpoint ever sees them; what comes back (the
-// response, or the runtime's error) leaves here without the endpoint's
-// query secrets.
+// The one request path to an endpoint, for attempts and health probes
+// alike. The endpoint's credentials are added here, after every
+// middleware, so no middleware and no other endpoint ever sees them;
+// redirects follow `_send.ts`'s rules; what comes back (the response, or
+// the runtime's error) leaves here without the endpoint's query secrets.
 
-import type { Handler } from "./_compose.ts";
-import type { Attempt } from "./_context.ts";
+import type { Handler } from "./_chain.ts";
+import type { Attempt } from "./_call.ts";
 import type { Endpoint } from "./_endpoint.ts";
-import type { Pool } from "./_pool.ts";
+import type { HeaderRecord } from "./_request.ts";
 import { redactResponse, redactUrl, scrubError } from "./_redact.ts";
 import { send } from "./_send.ts";
+import type { PoolState } from "./_state.ts";
 
 /** Joins an endpoint's base URL and a relative path (and both queries). */
 export function targetUrl(endpoint: Endpoint, path: string): string {
@@ -24,57 +25,86 @@ export function targetUrl(endpoint: Endpoint, path: string): string {
   return `${base}${path.slice(0, q)}?${params}`;
 }
 
-/** The transport: one fetch to the picked endpoint. */
-export function transport(pool: Pool): Handler<Attempt> {
-  const { clock } = pool.options;
-  return async (ctx) => {
-    const endpoint = ctx.target!;
-    const request = ctx.call.request;
-    const own = ctx.ownHeaders;
-    let headers: HeadersInit;
-    if (own === undefined) {
-      headers = endpoint.withCredentials(request.headers);
-    } else {
-      const copy = new Headers(own);
-      for (const [key, value] of Object.entries(endpoint.secretHeaders())) {
-        copy.set(key, value);
-      }
-      headers = copy;
+/** What one request to an endpoint got. */
+export interface Exchange {
+  response: Response | undefined;
+  error: unknown;
+  durationMs: number;
+  /** Clock time the answer or error came. */
+  finishedAt: number;
+}
+
+/**
+ * Sends one request to `endpoint`: `path` under its URL, `init` with its
+ * credentials and headers over the caller's (`headers`: the caller's,
+ * already without credentials). An error while `init.signal` is aborted is
+ * the signal's reason. `traffic`: a user attempt, counted in the
+ * endpoint's requests, in-flight count and latency (a probe is not).
+ */
+export async function exchange(
+  state: PoolState,
+  endpoint: Endpoint,
+  path: string,
+  init: RequestInit & { headers: HeaderRecord | Headers; signal: AbortSignal },
+  traffic: boolean,
+): Promise<Exchange> {
+  const { clock } = state.options;
+  const own = endpoint.secretHeaders();
+  let headers: HeadersInit;
+  if (!(init.headers instanceof Headers)) {
+    headers = { ...init.headers, ...own };
+  } else {
+    const copy = new Headers(init.headers);
+    for (const [key, value] of Object.entries(own)) copy.set(key, value);
+    headers = copy;
+  }
+  const signal = init.signal;
+  const fetchImpl = state.options.fetch ?? globalThis.fetch;
+  let response: Response | undefined;
+  let error: unknown;
+  if (traffic) endpoint.sent();
+  const started = clock.now();
+  try {
+    response = await send(
+      fetchImpl,
+      endpoint.name,
+      targetUrl(endpoint, path),
+      { ...init, headers },
+    );
+    // A key in the endpoint's query must not be reachable from the
+    // Response handed on: rebuilt, with its url less that query.
+    const { query } = endpoint.config;
+    if (query !== "") {
+      response = redactResponse(response, redactUrl(response.url, query));
     }
-    const init: RequestInit = {
+  } catch (e) {
+    // The runtime's error may quote the URL, query and all.
+    error = signal.aborted
+      ? signal.reason
+      : scrubError(e, endpoint.querySecrets);
+  }
+  const finishedAt = clock.now();
+  const durationMs = finishedAt - started;
+  if (traffic) {
+    endpoint.settled(response === undefined ? undefined : durationMs);
+  }
+  return { response, error, durationMs, finishedAt };
+}
+
+/** The innermost step of an attempt: the request to its endpoint. */
+export function transport(state: PoolState): Handler<Attempt> {
+  return async (ctx) => {
+    const request = ctx.call.request;
+    const result = await exchange(state, ctx.target!, request.path, {
       ...request.extras,
       method: request.method,
-      headers,
+      headers: ctx.ownHeaders ?? request.headers,
       body: request.body,
       signal: ctx.signal,
-    };
-    const fetchImpl = pool.options.fetch ?? globalThis.fetch;
-    endpoint.requests += 1;
-    endpoint.inFlight += 1;
-    const started = clock.now();
-    try {
-      const response = await send(
-        fetchImpl,
-        endpoint.name,
-        targetUrl(endpoint, request.path),
-        init,
-      );
-      // A key in the endpoint's query must not be reachable from the
-      // Response handed on: rebuilt, with its url less that query.
-      const { query } = endpoint.config;
-      ctx.response = query === ""
-        ? response
-        : redactResponse(response, redactUrl(response.url, query));
-    } catch (error) {
-      // The runtime's error may quote the URL, query and all.
-      ctx.error = ctx.signal.aborted
-        ? ctx.signal.reason
-        : scrubError(error, endpoint.querySecrets);
-    }
-    endpoint.inFlight -= 1;
-    const finished = clock.now();
-    ctx.finishedAt = finished;
-    ctx.durationMs = finished - started;
-    if (ctx.response !== undefined) endpoint.recordLatency(ctx.durationMs);
+    }, true);
+    ctx.response = result.response;
+    ctx.error = result.error;
+    ctx.finishedAt = result.finishedAt;
+    ctx.durationMs = result.durationMs;
   };
 }

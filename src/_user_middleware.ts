@@ -5,8 +5,8 @@
 // whose fields read and write through to the attempt, over a private field
 // that nothing outside this module can reach.
 
-import type { Handler } from "./_compose.ts";
-import type { Attempt } from "./_context.ts";
+import type { Handler } from "./_chain.ts";
+import type { Attempt } from "./_call.ts";
 import type { AttemptContext, EndpointInfo, Middleware } from "./types.ts";
 
 /** What a user middleware sees of an attempt: no endpoint internals, no keys. */

@@ -1,44 +1,90 @@
 /**
- * `createFailover`: one client over a pool of OpenAI-compatible endpoints.
+ * `createFailover`: the batteries-included entry — the core pool with the
+ * features today's options name (health checks, hedging, the retry budget,
+ * the weighted and least-latency strategies) wired in from plain options,
+ * and a ky instance over it.
  *
  * @module
  */
 
-import type { KyInstance } from "ky";
+import type { KyInstance, Options as KyOptions } from "ky";
 import { checkKyOptions, createKy } from "./_ky.ts";
-import { resolveOptions } from "./_options.ts";
-import { callRequest } from "./_request.ts";
-import { createEngine } from "./engine.ts";
-import type { EndpointStatus, FailoverOptions } from "./types.ts";
+import {
+  POOL_OPTIONS,
+  type ResolvedOptions,
+  resolveOptions,
+} from "./_options.ts";
+import { createEngine } from "./_pool.ts";
+import {
+  isFunction,
+  isPlainObject,
+  optional,
+  rule,
+  type Spec,
+} from "./_validate.ts";
+import { expected, fail, show } from "./_validate.ts";
+import type { Feature } from "./feature.ts";
+import { healthCheckFeature } from "./health_check/_feature.ts";
+import {
+  type HealthCheckSettings,
+  resolveHealthCheck,
+} from "./health_check/_options.ts";
+import type { HealthCheckOptions } from "./health_check/mod.ts";
+import {
+  hedgeFeature,
+  type HedgeSettings,
+  resolveHedge,
+} from "./hedge/_feature.ts";
+import type { HedgeOptions } from "./hedge/mod.ts";
+import { leastLatency } from "./least_latency/mod.ts";
+import { type Pool, poolOver, warnMissingKeys } from "./pool.ts";
+import {
+  resolveRetryBudget,
+  retryBudgetFeature,
+  type RetryBudgetSettings,
+} from "./retry_budget/_feature.ts";
+import type { RetryBudgetOptions } from "./retry_budget/mod.ts";
+import type { PickerFunction, PoolOptions } from "./types.ts";
+import { weighted } from "./weighted/mod.ts";
 
-/** A standard fetch signature, as the OpenAI SDK, the AI SDK and LangChain take it. */
-export type FetchFunction = (
-  input: string | URL | Request,
-  init?: RequestInit,
-) => Promise<Response>;
+/** How an endpoint is chosen inside the best available tier. */
+export type Strategy =
+  | "round-robin"
+  | "weighted"
+  | "priority"
+  | "least-latency"
+  | PickerFunction;
 
-/**
- * The pool's `fetch`: a {@linkcode FetchFunction} with the extra members the
- * runtime's own `fetch` type declares (Bun's `fetch.preconnect`), which it
- * forwards to the runtime's — so it passes wherever `typeof fetch` is asked
- * for. Elsewhere it is just a `FetchFunction`.
- */
-export type PoolFetch =
-  & FetchFunction
-  & Pick<typeof globalThis.fetch, keyof typeof globalThis.fetch>;
+/** Options of {@linkcode createFailover}: the core's, and the features'. */
+export interface FailoverOptions extends Omit<PoolOptions, "strategy"> {
+  /** How to pick inside the best tier. Default `"round-robin"`. */
+  strategy?: Strategy | undefined;
+  /**
+   * Active health checks: periodic `GET {url}/models` probes with each
+   * endpoint's key, or `false` (default). `checkHealth()` works either way.
+   */
+  healthCheck?: HealthCheckOptions | false | undefined;
+  /**
+   * A token bucket that keeps failed retries near `ratio` per answered
+   * attempt, so an outage everywhere cannot multiply traffic, at any call
+   * rate: each retry that fails takes a token, each answer puts `ratio`
+   * back, and retries stop while the bucket is half empty. A call's first
+   * attempt never takes one, so a dead endpoint before a healthy one costs
+   * nothing. `false` turns it off. Default `{ ratio: 0.5, maxTokens: 10 }`.
+   */
+  retryBudget?: RetryBudgetOptions | false | undefined;
+  /**
+   * Opt-in hedging for idempotent requests: when an attempt has no answer
+   * after `delay` ms, a second one goes to another endpoint; the first good
+   * answer wins and the other is cancelled. Default `false`.
+   */
+  hedge?: HedgeOptions | false | undefined;
+  /** Extra ky defaults for `failover.ky` (hooks, headers, `throwHttpErrors` …). */
+  kyOptions?: KyOptions | undefined;
+}
 
 /** A failover pool, as returned by {@linkcode createFailover}. */
-export interface Failover extends
-  // `[Symbol.dispose]()` (same as `close()`, for `using`) where the user's
-  // TypeScript lib knows `Symbol.dispose` (esnext.disposable, Node's or
-  // Bun's types, Deno), and no member otherwise: the declarations need no
-  // particular lib, and add nothing to the user's globals.
-  Record<
-    typeof globalThis extends
-      { Symbol: { readonly dispose: infer Dispose extends symbol } } ? Dispose
-      : never,
-    () => void
-  > {
+export interface Failover extends Pool {
   /**
    * A ky instance over the pool. Relative paths (`"chat/completions"`) go to
    * the picked endpoint; so do absolute URLs under any endpoint's `url`.
@@ -46,34 +92,75 @@ export interface Failover extends
    * for answers that are not failed over (400, 401, 404 …).
    */
   readonly ky: KyInstance;
-  /**
-   * A standard `fetch` over the pool, to hand to SDKs. HTTP errors come back
-   * as the final `Response`; it rejects only when the last attempt got no
-   * response (with a `FailoverError`), when the caller aborts (with the
-   * signal's reason) or when the URL is outside the pool (`OutsidePoolError`).
-   */
-  readonly fetch: PoolFetch;
-  /** A key-free snapshot of every endpoint, in configuration order. */
-  status(): EndpointStatus[];
-  /**
-   * Probes every endpoint now (`GET {url}/models` with its key, or the
-   * configured `healthCheck.path`) and resolves with `status()` once every
-   * probe has answered. Works whether or not periodic checks are on.
-   */
-  checkHealth(): Promise<EndpointStatus[]>;
-  /** Aborts pending calls (with `ClosedError`) and stops every timer. Idempotent. */
-  close(): void;
+}
+
+/** The preset's options after validation. */
+interface PresetOptions extends Omit<ResolvedOptions, "strategy"> {
+  strategy: Strategy;
+  healthCheck: HealthCheckSettings | false;
+  retryBudget: RetryBudgetSettings | false;
+  hedge: HedgeSettings | false;
+  kyOptions: KyOptions | undefined;
+}
+
+const STRATEGIES = ["round-robin", "weighted", "priority", "least-latency"];
+
+/** The core's fields, then the preset's. */
+const PRESET_OPTIONS: Spec<PresetOptions> = {
+  ...POOL_OPTIONS,
+  strategy: [
+    (v, field, out) => {
+      if (!isFunction(v) && !STRATEGIES.includes(v as string)) {
+        expected(field, `${STRATEGIES.map(show).join(", ")} or a function`, v);
+      }
+      if (
+        v === "weighted" &&
+        (out.endpoints as ResolvedOptions["endpoints"]).every((e) =>
+          e.weight === 0
+        )
+      ) {
+        fail(
+          "options.endpoints",
+          "need at least one weight > 0 for the weighted strategy",
+        );
+      }
+      return v as Strategy;
+    },
+    "round-robin",
+    1,
+  ],
+  healthCheck: [resolveHealthCheck, false],
+  retryBudget: [resolveRetryBudget, {}, 1],
+  hedge: [resolveHedge, false],
+  kyOptions: [optional(rule(isPlainObject, "an object"))],
+};
+
+/** The features the preset's options name, before the user's own. */
+function presetFeatures(options: PresetOptions): Feature[] {
+  const features: Feature[] = [];
+  if (options.retryBudget) {
+    features.push(retryBudgetFeature(options.retryBudget));
+  }
+  if (options.strategy === "weighted") features.push(weighted());
+  if (options.strategy === "least-latency") features.push(leastLatency());
+  if (options.healthCheck) {
+    features.push(healthCheckFeature(options.healthCheck));
+  }
+  if (options.hedge) features.push(hedgeFeature(options.hedge));
+  return [...features, ...options.features];
 }
 
 /**
- * Creates a failover pool over OpenAI-compatible endpoints.
+ * Creates a failover pool over OpenAI-compatible endpoints, with a ky
+ * instance (`ky`) and a standard `fetch` over it.
  *
  * Every call goes to an available endpoint of the best priority tier, picked
  * by the strategy; network errors, timeouts, 408, 429 and 5xx move the call
  * to another endpoint at once; other 4xx answers are returned as they are.
  * Failing endpoints are benched by a circuit breaker, rate-limited ones
  * until their `Retry-After` passes. Invalid options throw a `TypeError`
- * naming the field.
+ * naming the field. For a smaller bundle without ky, see `createPool` in
+ * `ky-failover/core`.
  *
  * @example Chat completions with ordered backups
  * ```ts
@@ -103,57 +190,20 @@ export interface Failover extends
  * ```
  */
 export function createFailover(options: FailoverOptions): Failover {
-  const resolved = resolveOptions(options);
-  checkKyOptions(resolved.kyOptions);
-  const engine = createEngine(resolved);
-  const fetch = withRuntimeExtras(
-    async (input, init) =>
-      engine.run(await callRequest(engine.endpoints, input, init)),
+  const resolved = resolveOptions<PresetOptions>(
+    options as PoolOptions,
+    PRESET_OPTIONS,
   );
-  const ky = createKy(engine, resolved.kyOptions);
-  // `apiKey: undefined` written out is most likely an unset environment
-  // variable: accepted (an endpoint may need no key), but said once, by
-  // name — a key's value is never in an event.
-  options.endpoints.forEach((e, i) => {
-    if (!("apiKey" in e) || e.apiKey !== undefined) return;
-    const name = resolved.endpoints[i].name;
-    const message = `endpoint "${name}" was given apiKey: undefined (an ` +
-      "unset environment variable?): the pool sends it no key, so it will " +
-      "likely answer 401. Set the key, or leave apiKey out for an " +
-      "endpoint that needs none.";
-    try {
-      const event = { type: "warning", code: "missing-api-key" } as const;
-      Promise.resolve(resolved.onEvent?.({ ...event, endpoint: name, message }))
-        .catch(() => {});
-    } catch {
-      // Observability never breaks construction.
-    }
+  checkKyOptions(resolved.kyOptions);
+  const { strategy } = resolved;
+  const engine = createEngine({
+    ...resolved,
+    strategy: strategy === "weighted" || strategy === "least-latency"
+      ? "round-robin"
+      : strategy,
+    features: presetFeatures(resolved),
   });
-  return {
-    ky,
-    fetch,
-    status: () => engine.status(),
-    checkHealth: async () => {
-      await engine.checkHealth();
-      return engine.status();
-    },
-    close: () => engine.close(),
-    [Symbol.dispose]: () => engine.close(),
-  };
-}
-
-/**
- * `fetch` with the runtime fetch's own function members (Bun's
- * `preconnect`) forwarded to it, as {@linkcode PoolFetch} promises.
- */
-function withRuntimeExtras(fetch: FetchFunction): PoolFetch {
-  const native = globalThis.fetch as unknown as Record<string, unknown>;
-  const extras: Record<string, unknown> = {};
-  for (const key of Object.keys(native)) {
-    const member = native[key];
-    if (typeof member === "function") {
-      extras[key] = (...args: unknown[]) => member.apply(native, args);
-    }
-  }
-  return Object.assign(fetch, extras) as PoolFetch;
+  const ky = createKy(engine, resolved.kyOptions);
+  warnMissingKeys(options as PoolOptions, engine);
+  return { ...poolOver(engine), ky };
 }

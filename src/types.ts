@@ -1,11 +1,12 @@
 /**
- * Public types of ky-failover: the options a pool is built from, the events it
- * reports, the status it exposes and the middleware contract.
+ * Public types of the ky-failover core: the options a pool is built from,
+ * the events it reports, the status it exposes, the outcomes features hear
+ * and the middleware contract.
  *
  * @module
  */
 
-import type { Options as KyOptions } from "ky";
+import type { Feature } from "./feature.ts";
 
 /**
  * One endpoint of the pool: a region or a provider that speaks the same API.
@@ -54,7 +55,7 @@ export interface EndpointOptions {
   weight?: number | undefined;
   /**
    * This endpoint's own health-check settings, over the pool's
-   * {@linkcode FailoverOptions.healthCheck}: another `path` (an Azure-style
+   * {@linkcode HealthCheckOptions}: another `path` (an Azure-style
    * deployment URL has no `/models`), or `false` to never probe it — it
    * then recovers through user traffic (one half-open trial at a time).
    */
@@ -78,7 +79,7 @@ export interface EndpointHealthCheckOptions {
   path?: string | undefined;
 }
 
-/** Circuit breaker settings; see {@linkcode FailoverOptions.breaker}. */
+/** Circuit breaker settings; see {@linkcode PoolOptions.breaker}. */
 export interface BreakerOptions {
   /**
    * Consecutive failures that open the breaker. Default `3`. An endpoint
@@ -96,44 +97,7 @@ export interface BreakerOptions {
   maxCooldown?: number | undefined;
 }
 
-/** Active health-check settings; see {@linkcode FailoverOptions.healthCheck}. */
-export interface HealthCheckOptions {
-  /** Path probed under each endpoint's url with `GET`. Default `"models"`. */
-  path?: string | undefined;
-  /** Time between two probes of one endpoint, in ms. Default `30_000`. */
-  interval?: number | undefined;
-  /** Probe timeout, in ms. Default `5_000`. */
-  timeout?: number | undefined;
-  /** Random spread of `interval`, as a fraction in [0, 1). Default `0.1`. */
-  jitter?: number | undefined;
-}
-
-/** Hedging settings; see {@linkcode FailoverOptions.hedge}. */
-export interface HedgeOptions {
-  /** How long the first attempt may go without response headers before a second one starts, in ms. */
-  delay: number;
-  /** Methods that may be hedged (idempotent ones). Default `["GET", "HEAD", "OPTIONS"]`. */
-  methods?: readonly string[] | undefined;
-}
-
-/**
- * Retry budget settings (a token bucket in the style of gRPC retry
- * throttling); see {@linkcode FailoverOptions.retryBudget}.
- */
-export interface RetryBudgetOptions {
-  /**
-   * Tokens an answered attempt puts back; a retry that fails takes one.
-   * Failed retries stay near this many per answered attempt. Default `0.5`.
-   */
-  ratio?: number | undefined;
-  /**
-   * Size of the bucket, which starts full. Retries stop while it holds
-   * half of this or less. Default `10`.
-   */
-  maxTokens?: number | undefined;
-}
-
-/** Settings for answers that reject an endpoint's credentials; see {@linkcode FailoverOptions.authFailure}. */
+/** Settings for answers that reject an endpoint's credentials; see {@linkcode PoolOptions.authFailure}. */
 export interface AuthFailureOptions {
   /**
    * How long an endpoint whose credentials were rejected (401 / 403) stays
@@ -142,7 +106,7 @@ export interface AuthFailureOptions {
   bench?: number | undefined;
 }
 
-/** Rate-limit (429) settings; see {@linkcode FailoverOptions.rateLimit}. */
+/** Rate-limit (429) settings; see {@linkcode PoolOptions.rateLimit}. */
 export interface RateLimitOptions {
   /**
    * How long to keep an endpoint out of rotation after a 429 that carries no
@@ -199,8 +163,18 @@ export interface PickContext {
   readonly attempt: number;
   /** Names of the endpoints already tried in this call. */
   readonly tried: ReadonlySet<string>;
-  /** The pool's random source (seedable through {@linkcode FailoverOptions.random}). */
+  /** The pool's random source (seedable through {@linkcode PoolOptions.random}). */
   readonly random: () => number;
+  /** An endpoint's load: its mean latency and its requests in flight. */
+  readonly stats: (endpoint: string) => PickStats;
+}
+
+/** What {@linkcode PickContext.stats} tells of an endpoint. */
+export interface PickStats {
+  /** Mean time to response headers (EWMA), in ms; `undefined` before any. */
+  readonly latencyMs: number | undefined;
+  /** Requests waiting for their response headers now. */
+  readonly inFlight: number;
 }
 
 /**
@@ -213,13 +187,11 @@ export type PickerFunction = (
   context: PickContext,
 ) => EndpointInfo | string;
 
-/** How an endpoint is chosen inside the best available tier. */
-export type Strategy =
-  | "round-robin"
-  | "weighted"
-  | "priority"
-  | "least-latency"
-  | PickerFunction;
+/**
+ * How the core chooses an endpoint inside the best available tier; the
+ * `weighted()` and `leastLatency()` features bring more.
+ */
+export type PoolStrategy = "round-robin" | "priority" | PickerFunction;
 
 /** State of an endpoint as reported by {@linkcode EndpointStatus}. */
 export type EndpointState =
@@ -284,6 +256,40 @@ export interface AttemptRecord {
   durationMs: number;
 }
 
+/**
+ * How an attempt's result counts for its call: `"success"` (2xx, 3xx) and
+ * `"final"` (an answer that must not be failed over, such as a 400) end
+ * it; `"failover"` moves it on; `"aborted"`: the caller cancelled, the
+ * total timeout passed, the pool closed, or another hedge won.
+ */
+export type Verdict = "success" | "final" | "failover" | "aborted";
+
+/**
+ * What one result told about an endpoint, as features hear it
+ * ({@linkcode Feature}'s `onOutcome`): an attempt's answer or error, a
+ * health probe's, or a committed stream that broke or stalled.
+ */
+export interface Outcome {
+  /** Name of the endpoint. */
+  readonly endpoint: string;
+  /** What gave the result. */
+  readonly source: "attempt" | "probe" | "stream";
+  /** For an attempt: its 1-based number inside the call. */
+  readonly attempt: number | undefined;
+  /** HTTP status, when an answer came. */
+  readonly status: number | undefined;
+  /** Why no answer came (or why a stream broke), without secrets. */
+  readonly error: unknown;
+  /** How it counts for the call (a probe: `"success"` or `"failover"`). */
+  readonly verdict: Verdict;
+  /** How it counts for the endpoint's health. */
+  readonly health: "success" | "failure" | "neutral";
+  /** Time from sending to the answer or error, in ms (0 for a stream). */
+  readonly durationMs: number;
+  /** Clock time of the result. */
+  readonly at: number;
+}
+
 /** Why an attempt was counted as it was. */
 export type AttemptOutcome =
   | "success"
@@ -294,7 +300,7 @@ export type AttemptOutcome =
   | "aborted";
 
 /**
- * Everything ky-failover reports through {@linkcode FailoverOptions.onEvent}.
+ * Everything ky-failover reports through {@linkcode PoolOptions.onEvent}.
  * Events name endpoints; they never carry keys or headers.
  */
 export type FailoverEvent =
@@ -347,7 +353,7 @@ export type FailoverEvent =
     /**
      * An endpoint that sends its own credentials answered 401 or 403: its
      * key is wrong, expired or lacks access. The call moves on and the
-     * endpoint is benched (see {@linkcode FailoverOptions.authFailure}).
+     * endpoint is benched (see {@linkcode PoolOptions.authFailure}).
      */
     type: "auth-failure";
     endpoint: string;
@@ -460,12 +466,12 @@ export type Middleware = (
   next: () => Promise<void>,
 ) => Promise<void> | void;
 
-/** Options of {@linkcode createFailover}. */
-export interface FailoverOptions {
+/** Options of `createPool` (and, with more, of `createFailover`). */
+export interface PoolOptions {
   /** The pool. At least one endpoint; names must be unique. */
   endpoints: readonly EndpointOptions[];
   /** How to pick inside the best tier. Default `"round-robin"`. */
-  strategy?: Strategy | undefined;
+  strategy?: PoolStrategy | undefined;
   /**
    * Per-attempt timeout, in ms, or `false`: to the response headers, and for
    * a non-streamed answer read whole inside the attempt (see `bufferLimit`)
@@ -507,26 +513,6 @@ export interface FailoverOptions {
   /** How 429 answers bench an endpoint. */
   rateLimit?: RateLimitOptions | undefined;
   /**
-   * Active health checks: periodic `GET {url}/models` probes with each
-   * endpoint's key, or `false` (default). `checkHealth()` works either way.
-   */
-  healthCheck?: HealthCheckOptions | false | undefined;
-  /**
-   * A token bucket that keeps failed retries near `ratio` per answered
-   * attempt, so an outage everywhere cannot multiply traffic, at any call
-   * rate: each retry that fails takes a token, each answer puts `ratio`
-   * back, and retries stop while the bucket is half empty. A call's first
-   * attempt never takes one, so a dead endpoint before a healthy one costs
-   * nothing. `false` turns it off. Default `{ ratio: 0.5, maxTokens: 10 }`.
-   */
-  retryBudget?: RetryBudgetOptions | false | undefined;
-  /**
-   * Opt-in hedging for idempotent requests: when an attempt has no answer
-   * after `delay` ms, a second one goes to another endpoint; the first good
-   * answer wins and the other is cancelled. Default `false`.
-   */
-  hedge?: HedgeOptions | false | undefined;
-  /**
    * Receives every {@linkcode FailoverEvent}. Exceptions it throws, and
    * promises it returns that reject, are ignored.
    */
@@ -539,6 +525,10 @@ export interface FailoverOptions {
   random?: (() => number) | undefined;
   /** The underlying fetch. Default `globalThis.fetch`. */
   fetch?: typeof fetch | undefined;
-  /** Extra ky defaults for `failover.ky` (hooks, headers, `throwHttpErrors` …). */
-  kyOptions?: KyOptions | undefined;
+  /**
+   * Opt-in features (`healthCheck()`, `hedge()`, `retryBudget()`,
+   * `weighted()`, `leastLatency()`, or your own), in order: their
+   * middleware runs outermost first.
+   */
+  features?: readonly Feature[] | undefined;
 }

@@ -1,5 +1,5 @@
 /**
- * Buffer middleware: reads a non-streamed answer whole inside its attempt,
+ * The buffer step: reads a non-streamed answer whole inside its attempt,
  * so that a body that breaks (connection reset) or stalls fails over like
  * any other failure, instead of reaching the caller as a runtime error after
  * the call was committed to that endpoint.
@@ -21,26 +21,35 @@
  * @module
  */
 
-import type { Handler } from "../_compose.ts";
-import type { Attempt } from "../_context.ts";
-import type { Pool } from "../_pool.ts";
-import { StreamIdleTimeoutError } from "../errors.ts";
-import { concat } from "../_bytes.ts";
-import { NULL_BODY, rebuilt } from "../_response.ts";
-import { scrubError } from "../_redact.ts";
+import type { Handler } from "./_chain.ts";
+import type { Attempt } from "./_call.ts";
+import { judgeAnswer } from "./_classify.ts";
+import { ownCredentials } from "./_outcome.ts";
+import type { PoolState } from "./_state.ts";
+import { StreamIdleTimeoutError } from "./errors.ts";
+import { concat } from "./_bytes.ts";
+import { NULL_BODY, rebuilt } from "./_response.ts";
+import { scrubError } from "./_redact.ts";
 
 /** Content types that are streams, committed at their headers. */
 const STREAMS = /^\s*(text\/event-stream|application\/x-ndjson)\s*(;|$)/i;
 
 /** Whether `response` is an answer to read whole, under `limit` bytes. */
 function worthBuffering(
+  state: PoolState,
   ctx: Attempt,
   response: Response,
   limit: number,
 ): boolean {
-  const status = response.status;
-  if (status >= 500 || status === 408 || status === 429) return false;
   if (response.body === null || ctx.method === "HEAD") return false;
+  const status = response.status;
+  // Only an answer the call may return: one that fails over is dropped.
+  const { verdict } = judgeAnswer(
+    status,
+    response.headers,
+    ownCredentials(state, ctx.target!),
+  );
+  if (verdict !== "success" && verdict !== "final") return false;
   if (NULL_BODY.includes(status)) return false;
   const headers = response.headers;
   if (STREAMS.test(headers.get("content-type") ?? "")) return false;
@@ -65,12 +74,12 @@ function prefixed(
   }, { highWaterMark: 0 });
 }
 
-/** The buffer middleware (a pass-through with `bufferLimit: false`). */
-export function bufferBody(pool: Pool): Handler<Attempt> {
-  const { bufferLimit, streamIdleTimeout: idle } = pool.options;
+/** The buffer step (a pass-through with `bufferLimit: false`). */
+export function bufferBody(state: PoolState): Handler<Attempt> {
+  const { bufferLimit, streamIdleTimeout: idle } = state.options;
   if (bufferLimit === false) return (_ctx, next) => next();
   const limit = bufferLimit;
-  const deadlines = idle === false ? undefined : pool.deadlines(idle);
+  const deadlines = idle === false ? undefined : state.deadlines(idle);
 
   /** Reads `response` whole, or commits it past `limit` bytes. */
   async function read(ctx: Attempt, response: Response): Promise<void> {
@@ -83,8 +92,8 @@ export function bufferBody(pool: Pool): Handler<Attempt> {
           ctx.target!.name,
           idle as number,
         );
-        if (pool.listening) {
-          pool.emit({
+        if (state.listening) {
+          state.emit({
             type: "stream-stall",
             endpoint: ctx.target!.name,
             timeoutMs: idle as number,
@@ -117,7 +126,9 @@ export function bufferBody(pool: Pool): Handler<Attempt> {
   return async (ctx, next) => {
     await next();
     const response = ctx.response;
-    if (response === undefined || !worthBuffering(ctx, response, limit)) {
+    if (
+      response === undefined || !worthBuffering(state, ctx, response, limit)
+    ) {
       return;
     }
     try {

@@ -1,5 +1,6 @@
 /**
- * Stream idle timeout middleware. Once an attempt's response headers reach
+ * The stream watch: the stream idle timeout and `close()` for answers
+ * already handed to the caller. Once an attempt's response headers reach
  * the caller the call is committed to that endpoint (before that, every
  * failure fails over). From then on, a body that stops flowing is ended with
  * a `StreamIdleTimeoutError` naming the endpoint when `streamIdleTimeout` ms
@@ -26,15 +27,14 @@
  * @module
  */
 
-import { abortCall, type Attempt } from "../_context.ts";
-import type { Pool } from "../_pool.ts";
-import type { Steps } from "../_steps.ts";
-import type { DeadlineQueue } from "../_deadlines.ts";
-import { describeError, StreamIdleTimeoutError } from "../errors.ts";
-import { concat } from "../_bytes.ts";
-import { NULL_BODY } from "../_response.ts";
-import { scrubError } from "../_redact.ts";
-import { recordHealth } from "./breaker.ts";
+import { abortCall, type Attempt } from "./_call.ts";
+import type { DeadlineQueue } from "./_deadlines.ts";
+import { concat } from "./_bytes.ts";
+import { settleStream } from "./_outcome.ts";
+import { scrubError } from "./_redact.ts";
+import { NULL_BODY } from "./_response.ts";
+import type { PoolState } from "./_state.ts";
+import { StreamIdleTimeoutError } from "./errors.ts";
 
 /** Bodies up to this length are read natively, bounded as a whole. */
 const WHOLE_READ_LIMIT = 8 * 1024 * 1024;
@@ -53,8 +53,10 @@ type BodyGetter = (this: Response) => ReadableStream<Uint8Array> | null;
 
 /** The watch of one response body. */
 class Watch {
-  readonly #pool: Pool;
+  readonly #state: PoolState;
   readonly #ctx: Attempt;
+  /** The run of failures the answer's headers ended (a stall resumes it). */
+  readonly #runBefore: number;
   readonly #timeoutMs: number;
   readonly #deadlines: DeadlineQueue | undefined;
   readonly #response: Response;
@@ -64,14 +66,18 @@ class Watch {
   #watched: ReadableStream<Uint8Array> | undefined;
 
   constructor(
-    pool: Pool,
+    state: PoolState,
     ctx: Attempt,
+    runBefore: number,
     response: Response,
-    nativeBody: BodyGetter,
-    timeoutMs: number,
-    deadlines: DeadlineQueue | undefined,
+    { nativeBody, timeoutMs, deadlines }: {
+      nativeBody: BodyGetter;
+      timeoutMs: number;
+      deadlines: DeadlineQueue | undefined;
+    },
   ) {
-    this.#pool = pool;
+    this.#state = state;
+    this.#runBefore = runBefore;
     this.#deadlines = deadlines;
     this.#ctx = ctx;
     this.#timeoutMs = timeoutMs;
@@ -104,19 +110,11 @@ class Watch {
     const error = scrubError(raw, ctx.target!.querySecrets);
     if (ctx.call.abortKind !== undefined) return error;
     if ((error as Error)?.name === "SyntaxError") return error;
-    const pool = this.#pool;
-    const endpoint = ctx.target!;
-    const now = pool.options.clock.now();
-    endpoint.resumeRun(ctx.runBefore);
-    endpoint.recordFailure(describeError(error), now, true);
-    if (this.#stalled && pool.listening) {
-      pool.emit({
-        type: "stream-stall",
-        endpoint: endpoint.name,
-        timeoutMs: this.#timeoutMs,
-      });
-    }
-    recordHealth(pool, endpoint, "failure", now);
+    settleStream(this.#state, ctx.target!, {
+      error,
+      runBefore: this.#runBefore,
+      stalledAfter: this.#stalled ? this.#timeoutMs : undefined,
+    });
     return error;
   }
 
@@ -133,7 +131,7 @@ class Watch {
 
   /** The body is done (read, cancelled or broken): nothing left to close. */
   end(): void {
-    this.#pool.streams.delete(this);
+    this.#state.streams.delete(this);
   }
 
   #error(): StreamIdleTimeoutError {
@@ -297,45 +295,34 @@ function realmOf(native: object): Realm {
   return realm;
 }
 
-function watch(
-  pool: Pool,
-  ctx: Attempt,
-  response: Response,
-  timeoutMs: number,
-  deadlines: DeadlineQueue | undefined,
-): void {
-  const realm = realmOf(Object.getPrototypeOf(response));
-  Object.setPrototypeOf(response, realm.proto);
-  const watch = new Watch(
-    pool,
-    ctx,
-    response,
-    realm.body,
-    timeoutMs,
-    deadlines,
-  );
-  (response as unknown as Watched)[WATCH] = watch;
-  pool.streams.add(watch);
-}
-
 /**
- * The stream idle timeout middleware. With `streamIdleTimeout: false` the
- * watch still follows the body, without a timer, so that `close()` can end
- * a stream the caller is still reading.
+ * The stream watch of a pool: watches the body of an answer handed to the
+ * caller (`runBefore`: the run of failures its headers ended). With
+ * `streamIdleTimeout: false` the watch still follows the body, without a
+ * timer, so that `close()` can end a stream the caller is still reading.
  */
-export function streamIdle(pool: Pool): Steps<Attempt> {
-  const timeoutMs = pool.options.streamIdleTimeout;
-  const deadlines = timeoutMs === false ? undefined : pool.deadlines(timeoutMs);
-  return {
-    after(ctx) {
-      const response = ctx.response;
-      if (
-        response !== undefined && !ctx.buffered &&
-        (ctx.verdict === "success" || ctx.verdict === "final") &&
-        ctx.method !== "HEAD" && !NULL_BODY.includes(response.status)
-      ) {
-        watch(pool, ctx, response, timeoutMs || 0, deadlines);
-      }
-    },
+export function streamWatch(
+  state: PoolState,
+): (ctx: Attempt, runBefore: number) => void {
+  const timeoutMs = state.options.streamIdleTimeout;
+  const deadlines = timeoutMs === false
+    ? undefined
+    : state.deadlines(timeoutMs);
+  return (ctx, runBefore) => {
+    const response = ctx.response;
+    if (
+      response === undefined || ctx.buffered || ctx.method === "HEAD" ||
+      (ctx.verdict !== "success" && ctx.verdict !== "final") ||
+      NULL_BODY.includes(response.status)
+    ) return;
+    const realm = realmOf(Object.getPrototypeOf(response));
+    Object.setPrototypeOf(response, realm.proto);
+    const watch = new Watch(state, ctx, runBefore, response, {
+      nativeBody: realm.body,
+      timeoutMs: timeoutMs || 0,
+      deadlines,
+    });
+    (response as unknown as Watched)[WATCH] = watch;
+    state.streams.add(watch);
   };
 }

@@ -1,11 +1,10 @@
-// The state of one call and of one attempt inside it, as the middleware
-// chain and the attempt loop share it. No ky types here.
+// One call and each attempt inside it: the state the attempt loop and the
+// attempt procedure share. No ky types here. What a user middleware may
+// see of an attempt is `_user_middleware.ts`'s key-free view.
 
-import type { Deadline } from "./_deadlines.ts";
 import type { Endpoint } from "./_endpoint.ts";
 import type { HeaderRecord } from "./_request.ts";
-import type { Pool } from "./_pool.ts";
-import type { AttemptContext, AttemptRecord, EndpointInfo } from "./types.ts";
+import type { AttemptRecord, EndpointInfo, Verdict } from "./types.ts";
 
 /** Why the call-level signal was aborted. */
 export type AbortKind = "caller" | "total" | "closed";
@@ -25,6 +24,11 @@ export interface CallRequest {
   signal: AbortSignal | undefined;
 }
 
+/** Something running on behalf of a call that its abort must stop. */
+export interface Cancellable {
+  cancel(reason: unknown): void;
+}
+
 /** One call: every attempt of it shares this. */
 export interface Call {
   readonly request: CallRequest;
@@ -35,78 +39,68 @@ export interface Call {
   abortKind: AbortKind | undefined;
   abortReason: unknown;
   /**
-   * Called once, with the reason, when the call is aborted: each running
-   * attempt aborts its own signal. A plain set rather than an AbortSignal —
-   * on some runtimes (Bun) an AbortController and a listener cost more than
-   * the rest of a call's bookkeeping together.
+   * Told once, with the reason, when the call is aborted: each running
+   * attempt aborts its own signal, a rate-limit wait ends. A plain set
+   * rather than an AbortSignal: on some runtimes (Bun) an AbortController
+   * and a listener cost more than the rest of a call's bookkeeping.
    */
-  readonly onAbort: Set<{ cancel(reason: unknown): void }>;
+  readonly onAbort: Set<Cancellable>;
   readonly startedAt: number;
   /** Clock time by which the call must be done (Infinity without totalTimeout). */
   readonly deadline: number;
+  /** Names of the endpoints tried in this round of the call. */
   readonly tried: Set<string>;
   readonly attempts: AttemptRecord[];
   /** Why no further attempt could be made, when that ended the call. */
   exhaustedReason: string | undefined;
 }
 
-/** How an attempt's result counts. */
-export type Verdict =
-  /** 2xx/3xx, or an answer that must not be failed over (other 4xx …). */
-  | "success"
-  | "final"
-  /** Try another endpoint. */
-  | "failover"
-  /** The call was cancelled, timed out as a whole, or the pool closed. */
-  | "aborted"
-  /** The gate found nothing to try: no request was sent. */
-  | "exhausted";
-
 /** What an attempt means for the endpoint's health. */
 export type Health = "success" | "failure" | "neutral";
 
-/** Context of one attempt, passed through the middleware chain. */
-export class Attempt implements AttemptContext {
+let never: AbortSignal | undefined;
+
+/** A signal that never aborts: an attempt's until its timeout arms one. */
+function neverAborted(): AbortSignal {
+  return never ??= new AbortController().signal;
+}
+
+/** One attempt of a call. */
+export class Attempt implements Cancellable {
   readonly call: Call;
+  /** 1-based number of the attempt inside the call. */
   readonly attempt: number;
+  /** Started as a hedge, alongside a slower attempt. */
+  readonly hedge: boolean;
   #headers: Headers | undefined = undefined;
+  #controller: AbortController | undefined = undefined;
+
+  /** The picked endpoint, once the picker ran. */
+  target: Endpoint | undefined = undefined;
+  /** Its key-free description, as middleware sees it. */
   endpoint: EndpointInfo | undefined = undefined;
-  signal: AbortSignal;
+  signal: AbortSignal = neverAborted();
   response: Response | undefined = undefined;
   error: unknown = undefined;
-
-  /** Endpoints the picker may choose from (set by the health gate). */
-  candidates: Endpoint[] = [];
-  /** The picked endpoint (set by the picker). */
-  target: Endpoint | undefined = undefined;
-  /** The endpoint was tried although unavailable (panic mode). */
-  panic = false;
-  /** This attempt is the half-open probe of the target's breaker. */
-  probe = false;
-  verdict: Verdict = "exhausted";
+  /** How the result counts for the call (set when the attempt settles). */
+  verdict: Verdict | "exhausted" = "exhausted";
+  /** How the result counts for the endpoint's health. */
   health: Health = "neutral";
-  durationMs = 0;
-  /** The endpoint's run of failures that this attempt's answer ended. */
-  runBefore = 0;
   /** The endpoint rejected its own credentials (401 / 403). */
   unauthorized = false;
-  /** The body was read whole inside the attempt (see the buffer step). */
+  /** The body was read whole inside the attempt (see `_buffer.ts`). */
   buffered = false;
-  /** This attempt was started as a hedge, alongside a slower one. */
-  hedge = false;
   /** Another attempt of the call won; this one was cancelled. */
   superseded = false;
-  /** Aborts this attempt's signal (set by the timeout middleware). */
-  controller: AbortController | undefined = undefined;
-  /** This attempt's per-attempt timeout, while it runs. */
-  deadline: Deadline | undefined = undefined;
+  /** Time from sending to the answer or error, in ms. */
+  durationMs = 0;
   /** Clock time the transport got its answer or error. */
   finishedAt: number | undefined = undefined;
 
-  constructor(call: Call, attempt: number) {
+  constructor(call: Call, attempt: number, hedge = false) {
     this.call = call;
     this.attempt = attempt;
-    this.signal = neverAborted();
+    this.hedge = hedge;
   }
 
   /**
@@ -126,11 +120,6 @@ export class Attempt implements AttemptContext {
     return this.#headers;
   }
 
-  /** Aborts this attempt (a no-op before the timeout middleware ran). */
-  cancel(reason: unknown): void {
-    this.controller?.abort(reason);
-  }
-
   get method(): string {
     return this.call.request.method;
   }
@@ -138,16 +127,20 @@ export class Attempt implements AttemptContext {
   get path(): string {
     return this.call.request.path;
   }
+
+  /** Gives the attempt its own signal, aborted through `cancel()`. */
+  arm(controller: AbortController): void {
+    this.#controller = controller;
+    this.signal = controller.signal;
+  }
+
+  /** Aborts this attempt (a no-op before it was armed). */
+  cancel(reason: unknown): void {
+    this.#controller?.abort(reason);
+  }
 }
 
-let never: AbortSignal | undefined;
-
-/** A signal that never aborts: an attempt's until its timeout sets one. */
-function neverAborted(): AbortSignal {
-  return never ??= new AbortController().signal;
-}
-
-/** Aborts `call` (once): records why and tells its running attempts. */
+/** Aborts `call` (once): records why and tells what runs for it. */
 export function abortCall(
   call: Call,
   kind: AbortKind,
@@ -156,20 +149,10 @@ export function abortCall(
   if (call.abortKind !== undefined) return;
   call.abortKind = kind;
   call.abortReason = reason;
-  for (const attempt of call.onAbort) attempt.cancel(reason);
+  for (const running of call.onAbort) running.cancel(reason);
 }
 
 /** Frees a response body nobody will read. */
 export function cancelBody(response: Response): void {
   response.body?.cancel().catch(() => {});
-}
-
-/** What an attempt loop needs from the engine. */
-export interface Loop {
-  readonly pool: Pool;
-  readonly chain: (ctx: Attempt) => Promise<void>;
-  /** Ends the call with a successful (or final) attempt's response. */
-  succeed(call: Call, ctx: Attempt): Response;
-  /** Ends the call after its last attempt failed. */
-  finish(call: Call, last: Attempt | undefined): Response;
 }

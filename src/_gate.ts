@@ -1,5 +1,5 @@
 /**
- * Health gate middleware: decides which endpoints the picker may choose for
+ * The health gate: decides which endpoints the picker may choose for
  * this attempt.
  *
  * Candidates are the endpoints not yet tried in this call whose breaker lets
@@ -25,12 +25,10 @@
  * @module
  */
 
-import type { Handler } from "../_compose.ts";
-import type { Attempt, Call } from "../_context.ts";
-import type { Endpoint } from "../_endpoint.ts";
-import type { Pool } from "../_pool.ts";
-import { sleep } from "../_sleep.ts";
-import { refreshBreaker } from "./breaker.ts";
+import type { Attempt, Call } from "./_call.ts";
+import type { Endpoint } from "./_endpoint.ts";
+import type { PoolState } from "./_state.ts";
+import { sleep } from "./_sleep.ts";
 
 function soonestFirst(now: number) {
   return (a: Endpoint, b: Endpoint) =>
@@ -40,7 +38,7 @@ function soonestFirst(now: number) {
 
 /**
  * Whether `endpoint` may take `call`'s next attempt without panic: not yet
- * tried in this call, and available (breaker, rate limit, probes).
+ * tried in this call, and available (breaker, benches, probes).
  */
 export function isCandidate(
   call: Call,
@@ -59,71 +57,76 @@ function describeBenches(endpoints: readonly Endpoint[], now: number): string {
   }).join(", ");
 }
 
-/** The health gate middleware. */
-export function healthGate(pool: Pool): Handler<Attempt> {
-  const clock = pool.options.clock;
-  // Synchronous unless it has to wait: `next()`'s promise is handed back as
-  // it is, without another async frame around it on every attempt.
-  const gate = (
-    ctx: Attempt,
-    next: () => Promise<void>,
-  ): Promise<void> | void => {
-    const call = ctx.call;
+/** The endpoints an attempt may go to, and whether that is panic. */
+export interface Selection {
+  candidates: Endpoint[];
+  /** Tried although unavailable, because nothing else was. */
+  panic: boolean;
+}
+
+/**
+ * The endpoints `ctx` may go to, or `undefined` when it may go nowhere
+ * (then `ctx.verdict` says why: `"aborted"` or `"exhausted"`, with the
+ * call's `exhaustedReason`). Waits for a rate limit to end when that is
+ * the only way forward and fits the call's deadline.
+ */
+export async function gate(
+  state: PoolState,
+  ctx: Attempt,
+): Promise<Selection | undefined> {
+  const clock = state.options.clock;
+  const call = ctx.call;
+  for (;;) {
     if (call.abortKind !== undefined) {
       ctx.verdict = "aborted";
-      return;
+      return undefined;
     }
     const now = clock.now();
-    for (const endpoint of pool.endpoints) {
-      refreshBreaker(pool, endpoint, now);
-    }
-    if (call.tried.size >= pool.endpoints.length) call.tried.clear();
+    for (const endpoint of state.endpoints) endpoint.breaker.refresh(now);
+    if (call.tried.size >= state.endpoints.length) call.tried.clear();
 
-    for (const tier of pool.tiers) {
+    for (const tier of state.tiers) {
       const candidates = tier.filter((e) => isCandidate(call, e, now));
-      if (candidates.length > 0) {
-        ctx.candidates = candidates;
-        return next();
-      }
+      if (candidates.length > 0) return { candidates, panic: false };
     }
 
-    const untried = pool.endpoints.filter((e) => !call.tried.has(e.name))
+    const untried = state.endpoints.filter((e) => !call.tried.has(e.name))
       .sort(soonestFirst(now));
     const soonest = untried[0];
-    if (soonest.limitedUntil > now && soonest.breaker !== "open") {
-      const wait = soonest.limitedUntil - now;
+    const limitedUntil = soonest.benchedUntil("rate-limited");
+    if (limitedUntil > now && soonest.breaker.state !== "open") {
+      const wait = limitedUntil - now;
       if (now + wait <= call.deadline) {
         const controller = new AbortController();
         const stop = { cancel: (reason: unknown) => controller.abort(reason) };
         call.onAbort.add(stop);
-        return sleep(clock, wait, controller.signal).then(
-          () => {
-            call.onAbort.delete(stop);
-            return gate(ctx, next);
-          },
-          () => void (ctx.verdict = "aborted"),
-        );
+        try {
+          await sleep(clock, wait, controller.signal);
+        } catch {
+          ctx.verdict = "aborted";
+          return undefined;
+        } finally {
+          call.onAbort.delete(stop);
+        }
+        continue;
       }
     }
-    const panic = untried.find((e) => e.limitedUntil <= now);
+    const panic = untried.find((e) => e.benchedUntil("rate-limited") <= now);
     if (panic === undefined) {
       call.exhaustedReason =
         `every endpoint is rate-limited past the remaining totalTimeout (${soonest.name} for ${
-          Math.round(soonest.limitedUntil - now)
+          Math.round(limitedUntil - now)
         } ms)`;
       ctx.verdict = "exhausted";
-      return;
+      return undefined;
     }
     if (call.attempts.length > 0) {
       call.exhaustedReason = `no other endpoint is available (${
         describeBenches(untried, now)
       })`;
       ctx.verdict = "exhausted";
-      return;
+      return undefined;
     }
-    ctx.candidates = [panic];
-    ctx.panic = true;
-    return next();
-  };
-  return gate;
+    return { candidates: [panic], panic: true };
+  }
 }

@@ -1,5 +1,5 @@
 /**
- * Retry budget middleware: a token bucket in the style of gRPC retry
+ * The retry budget: a token bucket in the style of gRPC retry
  * throttling, so that an outage everywhere cannot multiply the load on a
  * struggling provider by `maxAttempts`, at any call rate.
  *
@@ -32,48 +32,61 @@
  * calls with `breaker: false`) and let the first trial that reaches a
  * recovered backup refill the bucket.
  *
+ * @example Keep the default budget on a core pool
+ * ```ts
+ * import { createPool } from "@ky-failover/ky-failover/core";
+ * import { retryBudget } from "@ky-failover/ky-failover/retry-budget";
+ *
+ * using pool = createPool({
+ *   endpoints: [
+ *     { name: "a", url: "https://a.example.ai/v1", apiKey: "sk-a" },
+ *     { name: "b", url: "https://b.example.ai/v1", apiKey: "sk-b" },
+ *   ],
+ *   features: [retryBudget()],
+ * });
+ * console.assert(pool.status().length === 2);
+ * ```
+ *
  * @module
  */
 
-import type { Handler } from "../_compose.ts";
-import type { Attempt } from "../_context.ts";
-import type { Pool } from "../_pool.ts";
+import type { Feature } from "../feature.ts";
+import {
+  resolveRetryBudget,
+  retryBudgetFeature,
+  type RetryBudgetSettings,
+} from "./_feature.ts";
 
-/** A drained bucket lets every this-many-th denied retry through. */
-const TRIAL_EVERY = 10;
+/**
+ * Retry budget settings (a token bucket in the style of gRPC retry
+ * throttling); see {@linkcode retryBudget}.
+ */
+export interface RetryBudgetOptions {
+  /**
+   * Tokens an answered attempt puts back; a retry that fails takes one.
+   * Failed retries stay near this many per answered attempt. Default `0.5`.
+   */
+  ratio?: number | undefined;
+  /**
+   * Size of the bucket, which starts full. Retries stop while it holds
+   * half of this or less. Default `10`.
+   */
+  maxTokens?: number | undefined;
+}
 
-/** The retry budget middleware (a pass-through when the budget is off). */
-export function retryBudget(pool: Pool): Handler<Attempt> {
-  const settings = pool.options.retryBudget;
-  if (settings === false) return (_ctx, next) => next();
-  const { ratio, maxTokens } = settings;
-  const threshold = maxTokens / 2;
-  let tokens = maxTokens;
-  /** Retries denied since the last trial. */
-  let denied = 0;
-
-  /** Takes a token for a failed retry; puts `ratio` back for an answer. */
-  const account = (ctx: Attempt) => {
-    if (ctx.target === undefined) return; // nothing was sent
-    if (ctx.verdict === "failover") {
-      if (ctx.attempt > 1) tokens = Math.max(0, tokens - 1);
-    } else if (ctx.verdict === "success" || ctx.verdict === "final") {
-      tokens = Math.min(maxTokens, tokens + ratio);
-    }
-  };
-
-  return (ctx, next) => {
-    if (ctx.attempt > 1 && tokens <= threshold) {
-      denied += 1;
-      if (denied < TRIAL_EVERY) {
-        ctx.call.exhaustedReason = `retry budget exhausted (${
-          Math.round(tokens * 10) / 10
-        } of ${maxTokens} tokens; retries resume above ${threshold})`;
-        ctx.verdict = "exhausted";
-        return;
-      }
-      denied = 0; // this one is a trial
-    }
-    return next().then(() => account(ctx));
-  };
+/**
+ * The retry budget feature. Invalid options throw a `TypeError` naming the
+ * field (`retryBudget.ratio …`).
+ *
+ * @example
+ * ```ts
+ * import { retryBudget } from "@ky-failover/ky-failover/retry-budget";
+ *
+ * console.assert(retryBudget({ ratio: 0.2 }).name === "retry-budget");
+ * ```
+ */
+export function retryBudget(options: RetryBudgetOptions = {}): Feature {
+  return retryBudgetFeature(
+    resolveRetryBudget(options, "retryBudget") as RetryBudgetSettings,
+  );
 }

@@ -1,0 +1,82 @@
+// One attempt, from choosing its endpoint to settling what it got:
+//
+//   features' middleware (retry budget …)
+//   → health gate: the candidates (may wait out a rate limit)
+//   → picker: the endpoint
+//   → per-attempt timeout armed, the breaker's half-open trial taken
+//   → user middleware → buffer step → transport (the request)
+//   → timeout and trial released, the result settled (`_outcome.ts`),
+//     a committed answer's body watched (`_stream_watch.ts`).
+//
+// The per-attempt timeout aborts the attempt's signal when `timeout` ms pass
+// without an answer (for an answer the buffer step reads whole: its last
+// byte), with an `AttemptTimeoutError` naming the endpoint; so do the
+// caller's abort, `totalTimeout` and `close()`, through the call. A
+// returned answer stays linked to the call, so cancelling the caller's
+// signal still cancels its body download.
+
+import type { Attempt } from "./_call.ts";
+import { compose, type Handler } from "./_chain.ts";
+import { bufferBody } from "./_buffer.ts";
+import { gate } from "./_gate.ts";
+import { settleAttempt } from "./_outcome.ts";
+import { aim, type Picker } from "./_pick.ts";
+import type { PoolState } from "./_state.ts";
+import { streamWatch } from "./_stream_watch.ts";
+import { transport } from "./_transport.ts";
+import { userMiddleware } from "./_user_middleware.ts";
+import { AttemptTimeoutError } from "./errors.ts";
+
+/** Builds the attempt procedure of a pool. */
+export function attemptRunner(
+  state: PoolState,
+  { picker, around }: {
+    picker: Picker;
+    /** Features' middleware, outermost first, around everything. */
+    around: readonly Handler<Attempt>[];
+  },
+): (ctx: Attempt) => Promise<void> {
+  const { timeout, middleware } = state.options;
+  const deadlines = timeout === false ? undefined : state.deadlines(timeout);
+  const request = compose<Attempt>([
+    userMiddleware(middleware),
+    bufferBody(state),
+    transport(state),
+  ]);
+  const watch = streamWatch(state);
+
+  async function attempt(ctx: Attempt): Promise<void> {
+    const selection = await gate(state, ctx);
+    if (selection === undefined) return;
+    const target = picker(selection.candidates, ctx);
+    aim(state, ctx, target);
+
+    const controller = new AbortController();
+    ctx.arm(controller);
+    const call = ctx.call;
+    call.onAbort.add(ctx);
+    const deadline = deadlines?.set(() =>
+      controller.abort(new AttemptTimeoutError(target.name, timeout as number))
+    );
+    const trial = target.breaker.takeTrial();
+    let sent = false;
+    try {
+      await request(ctx);
+      sent = true;
+    } finally {
+      if (deadline !== undefined) deadlines!.clear(deadline);
+      if (trial) target.breaker.endTrial();
+      if (!sent) call.onAbort.delete(ctx);
+    }
+    const runBefore = settleAttempt(state, ctx, selection.panic);
+    if (ctx.verdict === "success" || ctx.verdict === "final") {
+      watch(ctx, runBefore);
+    } else {
+      call.onAbort.delete(ctx);
+    }
+  }
+
+  return around.length === 0
+    ? attempt
+    : compose<Attempt>([...around, (ctx) => attempt(ctx)]);
+}

@@ -1,0 +1,105 @@
+// The shared state of a pool: its endpoints grouped in tiers, the resolved
+// options, the event sink and what features listen to. Created once per
+// pool; the attempt procedure, the loop and the features read it.
+
+import { Breaker } from "./_breaker.ts";
+import { DeadlineQueue } from "./_deadlines.ts";
+import { Endpoint } from "./_endpoint.ts";
+import type { ResolvedOptions } from "./_options.ts";
+import type { FailoverEvent, Outcome } from "./types.ts";
+
+/** State shared by every call of one pool. */
+export interface PoolState {
+  readonly options: ResolvedOptions;
+  readonly endpoints: readonly Endpoint[];
+  /** Endpoints grouped by priority, best tier first, configuration order inside. */
+  readonly tiers: readonly (readonly Endpoint[])[];
+  /** Emits an event; a no-op without `onEvent`. */
+  readonly emit: (event: FailoverEvent) => void;
+  /** Whether anyone listens, to skip building events nobody reads. */
+  readonly listening: boolean;
+  /**
+   * Bodies streaming to callers after their call returned: `close()` ends
+   * each with a `ClosedError`. Each removes itself when its body ends.
+   */
+  readonly streams: Set<{ close(reason: unknown): void }>;
+  /** Told of every outcome (features' `onOutcome`). */
+  readonly outcomeListeners: ((outcome: Outcome) => void)[];
+  /** Told when a breaker opens, with when it may half-open. */
+  readonly openListeners: ((endpoint: Endpoint, until: number) => void)[];
+  /** A deadline queue of `ms` on the pool's clock, closed with the pool. */
+  deadlines(ms: number): DeadlineQueue;
+  /** Closes every deadline queue made by `deadlines()`. */
+  closeDeadlines(): void;
+}
+
+/** Builds the pool state from resolved options. */
+export function createState(options: ResolvedOptions): PoolState {
+  const onEvent = options.onEvent;
+  const emit = onEvent
+    ? (event: FailoverEvent) => {
+      // Observability must never break traffic: a throw, or a promise that
+      // rejects (an async onEvent), is dropped.
+      try {
+        const result = onEvent(event) as unknown;
+        if (typeof (result as PromiseLike<void>)?.then === "function") {
+          (result as Promise<void>).then(undefined, () => {});
+        }
+      } catch {
+        // Dropped, as above.
+      }
+    }
+    : () => {};
+  const listening = onEvent !== undefined;
+  const openListeners: PoolState["openListeners"] = [];
+  const endpoints = options.endpoints.map((e, i) =>
+    new Endpoint(
+      e,
+      i,
+      (endpoint) =>
+        new Breaker(options.breaker, (from, to, open) => {
+          // Failures that opened the breaker were an outage, not noise:
+          // tolerance is learnt afresh after one.
+          if (to !== "half-open") endpoint.forgetErrors();
+          if (listening) {
+            emit({
+              type: "breaker",
+              endpoint: endpoint.name,
+              from,
+              to,
+              ...(open === undefined ? {} : { cooldownMs: open.cooldownMs }),
+            });
+          }
+          if (open !== undefined) {
+            for (const listener of openListeners) {
+              listener(endpoint, open.until);
+            }
+          }
+        }),
+    )
+  );
+  const priorities = [...new Set(endpoints.map((e) => e.priority))]
+    .sort((a, b) => a - b);
+  const tiers = priorities.map((p) =>
+    endpoints.filter((e) => e.priority === p)
+  );
+  const queues: DeadlineQueue[] = [];
+  return {
+    options,
+    endpoints,
+    tiers,
+    emit,
+    listening,
+    streams: new Set(),
+    outcomeListeners: [],
+    openListeners,
+    deadlines(ms) {
+      const queue = new DeadlineQueue(options.clock, ms);
+      queues.push(queue);
+      return queue;
+    },
+    closeDeadlines() {
+      for (const queue of queues) queue.close();
+    },
+  };
+}
