@@ -70,16 +70,17 @@ export type {
   EndpointStatus,
   FailoverEvent,
   HeaderValues,
+  Health,
   Middleware,
   Outcome,
   PickContext,
   PickerFunction,
   PickStats,
-  PoolOptions,
   PoolStrategy,
   RateLimitOptions,
   Verdict,
 } from "./src/types.ts";
+export type { PoolOptions } from "./src/pool_options.ts";
 export type {
   Feature,
   FeatureAttempt,

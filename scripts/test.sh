@@ -20,6 +20,8 @@ step "deno fmt --check"
 deno fmt --check
 step "deno lint"
 deno lint
+step "no import cycle in src/ (type imports included)"
+deno run --allow-read=src scripts/check_cycles.ts
 step "deno check"
 deno check mod.ts testing.ts scripts/ tests/ bench/
 step "deno doc --lint (every entry point)"

@@ -17,8 +17,7 @@
  * @module
  */
 
-import type { Health } from "./_call.ts";
-import type { BreakerState } from "./types.ts";
+import type { BreakerState, Health } from "./types.ts";
 
 /** Breaker settings after validation. */
 export interface BreakerSettings {

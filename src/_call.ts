@@ -3,8 +3,8 @@
 // see of an attempt is `_user_middleware.ts`'s key-free view.
 
 import type { Endpoint } from "./_endpoint.ts";
-import type { HeaderRecord } from "./_request.ts";
-import type { AttemptRecord, EndpointInfo, Verdict } from "./types.ts";
+import type { HeaderRecord } from "./_headers.ts";
+import type { AttemptRecord, EndpointInfo, Health, Verdict } from "./types.ts";
 
 /** Why the call-level signal was aborted. */
 export type AbortKind = "caller" | "total" | "closed";
@@ -54,9 +54,6 @@ export interface Call {
   /** Why no further attempt could be made, when that ended the call. */
   exhaustedReason: string | undefined;
 }
-
-/** What an attempt means for the endpoint's health. */
-export type Health = "success" | "failure" | "neutral";
 
 let never: AbortSignal | undefined;
 

@@ -19,8 +19,7 @@
 // A health probe passes on 2xx only; a 429 benches without counting; any
 // other answer or error is a failure.
 
-import type { Health } from "./_call.ts";
-import type { Verdict } from "./types.ts";
+import type { Health, Verdict } from "./types.ts";
 
 /** How an answer counts for the call and for its endpoint. */
 export interface Judgement {

@@ -6,7 +6,7 @@
 import type { Breaker } from "./_breaker.ts";
 import type { ResolvedEndpoint } from "./_options.ts";
 import { endpointSecrets } from "./_redact.ts";
-import { type HeaderRecord, setHeader } from "./_request.ts";
+import { type HeaderRecord, setHeader } from "./_headers.ts";
 import type { EndpointInfo, EndpointState, EndpointStatus } from "./types.ts";
 
 /** Weight of the newest sample in the latency EWMA. */

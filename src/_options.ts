@@ -4,11 +4,11 @@
 import type { BreakerSettings } from "./_breaker.ts";
 import { systemClock } from "./clock.ts";
 import type { Feature } from "./feature.ts";
+import type { PoolOptions } from "./pool_options.ts";
 import type {
   Clock,
   FailoverEvent,
   Middleware,
-  PoolOptions,
   PoolStrategy,
 } from "./types.ts";
 import {

@@ -7,7 +7,7 @@
 import type { Handler } from "./_chain.ts";
 import type { Attempt } from "./_call.ts";
 import type { Endpoint } from "./_endpoint.ts";
-import type { HeaderRecord } from "./_request.ts";
+import type { HeaderRecord } from "./_headers.ts";
 import { redactResponse, redactUrl, scrubError } from "./_redact.ts";
 import { send } from "./_send.ts";
 import type { PoolState } from "./_state.ts";

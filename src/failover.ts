@@ -44,7 +44,8 @@ import {
   type RetryBudgetSettings,
 } from "./retry_budget/_feature.ts";
 import type { RetryBudgetOptions } from "./retry_budget/mod.ts";
-import type { PickerFunction, PoolOptions } from "./types.ts";
+import type { PoolOptions } from "./pool_options.ts";
+import type { PickerFunction } from "./types.ts";
 import { weighted } from "./weighted/mod.ts";
 
 /** How an endpoint is chosen inside the best available tier. */

@@ -8,7 +8,8 @@
 import { resolveOptions } from "./_options.ts";
 import { createEngine, type Engine } from "./_pool.ts";
 import { callRequest } from "./_request.ts";
-import type { EndpointStatus, PoolOptions } from "./types.ts";
+import type { PoolOptions } from "./pool_options.ts";
+import type { EndpointStatus } from "./types.ts";
 
 /** A standard fetch signature, as the OpenAI SDK, the AI SDK and LangChain take it. */
 export type FetchFunction = (
