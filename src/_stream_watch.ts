@@ -9,17 +9,13 @@
  * (and can open its breaker), and the attempt is aborted so its socket is
  * released.
  *
- * The caller gets the endpoint's own `Response` object (its `url`, `type`
- * and `redirected` intact), watched in place:
- *
- * - `response.body` is a stream that reads the network one chunk at a time
- *   as the consumer asks (`highWaterMark: 0`), with the idle timer running
- *   only while a read is pending;
- * - `json()`, `text()`, `arrayBuffer()`, `blob()`, `bytes()`, `formData()` on
- *   a body of known length up to 8 MiB use the runtime's native read, bounded
- *   as a whole by the idle timeout (such a body that makes no progress for
- *   that long is stalled); a body of unknown or larger length is read
- *   through the watched stream, so a long, steady download is never cut.
+ * The caller gets a `Response` like the endpoint's — status, headers, `url`,
+ * `redirected`, `type` — over a watched body: a stream that reads the
+ * network one chunk at a time as the consumer asks (`highWaterMark: 0`),
+ * with the idle timer running only while a read is pending. Every body
+ * reader (`json()`, `text()`, `arrayBuffer()`, `blob()`, `bytes()`,
+ * `formData()`), `body`, `bodyUsed` and `clone()` are the runtime's own,
+ * over that stream.
  *
  * Reading to the end, cancelling, or aborting the call clears the timer:
  * nothing outlives the body.
@@ -29,27 +25,11 @@
 
 import { abortCall, type Attempt } from "./_call.ts";
 import type { DeadlineQueue } from "./_deadlines.ts";
-import { concat } from "./_bytes.ts";
 import { settleStream } from "./_outcome.ts";
 import { scrubError } from "./_redact.ts";
-import { NULL_BODY } from "./_response.ts";
+import { NULL_BODY, rebuilt } from "./_response.ts";
 import type { PoolState } from "./_state.ts";
 import { StreamIdleTimeoutError } from "./errors.ts";
-
-/** Bodies up to this length are read natively, bounded as a whole. */
-const WHOLE_READ_LIMIT = 8 * 1024 * 1024;
-
-const READS = [
-  "arrayBuffer",
-  "text",
-  "json",
-  "blob",
-  "bytes",
-  "formData",
-] as const;
-
-type Read = () => Promise<unknown>;
-type BodyGetter = (this: Response) => ReadableStream<Uint8Array> | null;
 
 /** The watch of one response body. */
 class Watch {
@@ -59,57 +39,35 @@ class Watch {
   readonly #runBefore: number;
   readonly #timeoutMs: number;
   readonly #deadlines: DeadlineQueue | undefined;
-  readonly #response: Response;
-  /** The native `body` getter of the response's realm. */
-  readonly #nativeBody: BodyGetter;
   #stalled = false;
-  #watched: ReadableStream<Uint8Array> | undefined;
 
   constructor(
     state: PoolState,
     ctx: Attempt,
     runBefore: number,
-    response: Response,
-    { nativeBody, timeoutMs, deadlines }: {
-      nativeBody: BodyGetter;
+    { timeoutMs, deadlines }: {
       timeoutMs: number;
       deadlines: DeadlineQueue | undefined;
     },
   ) {
     this.#state = state;
-    this.#runBefore = runBefore;
-    this.#deadlines = deadlines;
     this.#ctx = ctx;
+    this.#runBefore = runBefore;
     this.#timeoutMs = timeoutMs;
-    this.#response = response;
-    this.#nativeBody = nativeBody;
-  }
-
-  /**
-   * Whether a native whole-body read is safe to bound as a whole: asked at
-   * the read, so a consumer of `response.body` never makes the runtime
-   * build the headers object just for this.
-   */
-  small(): boolean {
-    const length = Number(
-      this.#response.headers.get("content-length") ?? NaN,
-    );
-    return length >= 0 && length <= WHOLE_READ_LIMIT;
+    this.#deadlines = deadlines;
   }
 
   /**
    * The body broke after the call was committed: count it against the
-   * endpoint (a caller's abort or the pool closing is nobody's fault, and a
-   * body that is not valid JSON is the reader's problem, not a broken
-   * connection). Returns the error to hand the reader, without the
-   * endpoint's query secrets.
+   * endpoint (a caller's abort or the pool closing is nobody's fault).
+   * Returns the error to hand the reader, without the endpoint's query
+   * secrets.
    */
   #blame(raw: unknown): unknown {
     this.end();
     const ctx = this.#ctx;
     const error = scrubError(raw, ctx.target!.querySecrets);
     if (ctx.call.abortKind !== undefined) return error;
-    if ((error as Error)?.name === "SyntaxError") return error;
     settleStream(this.#state, ctx.target!, {
       error,
       runBefore: this.#runBefore,
@@ -134,29 +92,24 @@ class Watch {
     this.#state.streams.delete(this);
   }
 
-  #error(): StreamIdleTimeoutError {
-    return new StreamIdleTimeoutError(this.#ctx.target!.name, this.#timeoutMs);
-  }
-
   /** Races one pending read against the idle timer. */
   guard<T>(read: Promise<T>): Promise<T> {
-    if (this.#deadlines === undefined) {
+    const deadlines = this.#deadlines;
+    if (deadlines === undefined) {
       return read.catch((error) => {
         throw this.#blame(error);
       });
     }
-    const deadlines = this.#deadlines;
     return new Promise<T>((resolve, reject) => {
-      if (this.#stalled) {
-        read.catch(() => {});
-        return reject(this.#error());
-      }
       let done = false;
       const deadline = deadlines.set(() => {
         done = true;
         read.catch(() => {});
         this.#stalled = true;
-        const error = this.#error();
+        const error = new StreamIdleTimeoutError(
+          this.#ctx.target!.name,
+          this.#timeoutMs,
+        );
         this.#ctx.cancel(error);
         reject(this.#blame(error));
       });
@@ -169,40 +122,17 @@ class Watch {
         if (done) return;
         done = true;
         deadlines.clear(deadline);
-        const handed = this.#blame(error);
-        reject(handed);
+        reject(this.#blame(error));
       });
     });
   }
 
-  /** Reads the whole body through the watch. */
-  async readAll(): Promise<Uint8Array<ArrayBuffer>> {
-    const body = this.body();
-    if (body === null) return new Uint8Array(0);
-    const reader = body.getReader();
-    const chunks: Uint8Array[] = [];
-    let size = 0;
-    for (;;) {
-      const { done, value } = await reader.read();
-      if (done) break;
-      chunks.push(value);
-      size += value.byteLength;
-    }
-    return concat(chunks, size);
-  }
-
-  /**
-   * The body as a stream read one watched chunk at a time. The native body
-   * stream is only touched here: on some runtimes (Deno) merely reading
-   * `response.body` turns a native whole-body read into a stream read.
-   */
-  body(): ReadableStream<Uint8Array> | null {
-    if (this.#watched !== undefined) return this.#watched;
-    const original = this.#nativeBody.call(this.#response);
-    if (original === null) return null;
-    const reader = original.getReader();
-    this.#watched = new ReadableStream<Uint8Array>({
+  /** `body`, read one watched chunk at a time. */
+  watched(body: ReadableStream<Uint8Array>): ReadableStream<Uint8Array> {
+    let reader: ReadableStreamDefaultReader<Uint8Array> | undefined;
+    return new ReadableStream<Uint8Array>({
       pull: async (controller) => {
+        reader ??= body.getReader();
         const { done, value } = await this.guard(reader.read());
         if (done) {
           this.end();
@@ -211,93 +141,15 @@ class Watch {
       },
       cancel: (reason) => {
         this.end();
-        return reader.cancel(reason);
+        return reader ? reader.cancel(reason) : body.cancel(reason);
       },
     }, { highWaterMark: 0 });
-    return this.#watched;
   }
 }
 
 /**
- * Where a watched response keeps its watch: an own property, not a WeakMap
- * entry — nothing to look up, and nothing for the garbage collector to
- * sweep out of a table that, under load, grows by the hundreds of thousands
- * of entries between collections and never shrinks back.
- */
-const WATCH = Symbol("ky-failover.watch");
-
-interface Watched {
-  [WATCH]: Watch;
-}
-
-/** A watched prototype and the native body getter it shadows. */
-interface Realm {
-  proto: object;
-  body: BodyGetter;
-}
-
-/** Watched prototypes, one per native Response prototype (realm). */
-const realms = new WeakMap<object, Realm>();
-
-/** The `body` getter the native prototype chain defines. */
-function nativeBodyGetter(native: object): BodyGetter {
-  for (
-    let o: object | null = native;
-    o !== null;
-    o = Object.getPrototypeOf(o)
-  ) {
-    const getter = Object.getOwnPropertyDescriptor(o, "body")?.get;
-    if (getter !== undefined) return getter as BodyGetter;
-  }
-  throw new TypeError("ky-failover: this Response has no body getter");
-}
-
-/**
- * A prototype that sits between a response and its native prototype and
- * routes body access through the response's watch. Swapping the prototype
- * of a response is far cheaper than defining properties on each one.
- */
-function realmOf(native: object): Realm {
-  let realm = realms.get(native);
-  if (realm !== undefined) return realm;
-  const descriptors: PropertyDescriptorMap = {
-    body: {
-      get(this: Response) {
-        return (this as unknown as Watched)[WATCH].body();
-      },
-      configurable: true,
-    },
-  };
-  for (const name of READS) {
-    const read = (native as Record<string, Read | undefined>)[name];
-    if (typeof read !== "function") continue;
-    descriptors[name] = {
-      value(this: Response) {
-        const watch = (this as unknown as Watched)[WATCH];
-        if (watch.small()) return watch.guard(read.call(this));
-        return watch.readAll().then((bytes) => {
-          // Parse the complete bytes the way the native method would; the
-          // read itself went through the watch, so its error (a stall) is
-          // the one the caller sees on every runtime.
-          const copy = new Response(bytes, { headers: this.headers });
-          return (copy as unknown as Record<string, Read>)[name]();
-        });
-      },
-      configurable: true,
-      writable: true,
-    };
-  }
-  realm = {
-    proto: Object.create(native, descriptors) as object,
-    body: nativeBodyGetter(native),
-  };
-  realms.set(native, realm);
-  return realm;
-}
-
-/**
- * The stream watch of a pool: watches the body of an answer handed to the
- * caller (`runBefore`: the run of failures its headers ended). With
+ * The stream watch of a pool: gives a committed answer (`runBefore`: the
+ * run of failures its headers ended) a watched body. With
  * `streamIdleTimeout: false` the watch still follows the body, without a
  * timer, so that `close()` can end a stream the caller is still reading.
  */
@@ -311,18 +163,19 @@ export function streamWatch(
   return (ctx, runBefore) => {
     const response = ctx.response;
     if (
-      response === undefined || ctx.buffered || ctx.method === "HEAD" ||
-      (ctx.verdict !== "success" && ctx.verdict !== "final") ||
-      NULL_BODY.includes(response.status)
+      response === undefined || response.body === null || ctx.buffered ||
+      ctx.method === "HEAD" || NULL_BODY.includes(response.status) ||
+      (ctx.verdict !== "success" && ctx.verdict !== "final")
     ) return;
-    const realm = realmOf(Object.getPrototypeOf(response));
-    Object.setPrototypeOf(response, realm.proto);
-    const watch = new Watch(state, ctx, runBefore, response, {
-      nativeBody: realm.body,
+    const watch = new Watch(state, ctx, runBefore, {
       timeoutMs: timeoutMs || 0,
       deadlines,
     });
-    (response as unknown as Watched)[WATCH] = watch;
+    ctx.response = rebuilt(
+      response,
+      watch.watched(response.body),
+      response.url,
+    );
     state.streams.add(watch);
   };
 }
