@@ -1,5 +1,5 @@
-// Caller headers as a plain record by lower-case name: checked as
-// `new Headers()` checks them, credentials dropped.
+// Caller headers as a plain record by lower-case name, credentials
+// dropped.
 
 /**
  * Credential headers a caller (or an SDK) may set. The pool owns
@@ -12,14 +12,6 @@ const CREDENTIAL_HEADERS = [
   "x-api-key",
   "x-goog-api-key",
 ];
-
-/** A header name: an HTTP token. */
-const TOKEN = /^[!#$%&'*+.^_`|~0-9A-Za-z-]+$/;
-/** What no header value may hold (the checks `new Headers()` makes). */
-const BAD_VALUE = /[\0\r\n\u0100-\uffff]/;
-
-/** Leading and trailing HTTP whitespace, which `Headers` strips. */
-const EDGE_SPACE = /^[\t ]+|[\t ]+$/g;
 
 /** Caller headers by lower-case name, as `fetch` takes a record. */
 export type HeaderRecord = Record<string, string>;
@@ -42,50 +34,45 @@ export function setHeader(
 
 /**
  * The caller's headers as a record by lower-case name, credentials
- * dropped, checked as `new Headers()` would check them — so a bad header is
- * the caller's TypeError, never mistaken for a failing endpoint — and a
- * repeated name combined with `", "` as `Headers` combines it. A plain
- * record, not a `Headers`: `fetch` converts it once, as it converts the
- * caller's own headers when there is no pool in between (and a record is
- * what every runtime converts fastest).
+ * dropped. Read through the runtime's own `Headers`, so a bad header is
+ * the caller's TypeError, as it is without a pool, and never mistaken for
+ * a failing endpoint; a repeated name is combined as `Headers` combines it.
+ * A plain record, so that each attempt's `fetch` gets what it converts
+ * fastest.
  */
 export function headerRecord(init: HeadersInit | undefined): HeaderRecord {
+  let headers: Headers;
+  try {
+    headers = new Headers(init);
+  } catch {
+    throw namingTheBadOne(init!);
+  }
   const record: HeaderRecord = {};
-  const add = (name: string, value: unknown) => {
-    const text = String(value);
-    if (!TOKEN.test(name) || BAD_VALUE.test(text)) {
-      throw new TypeError(
-        `ky-failover: invalid header ${JSON.stringify(name)} (or its value)`,
+  headers.forEach((value, name) => {
+    if (!CREDENTIAL_HEADERS.includes(name)) setHeader(record, name, value);
+  });
+  return record;
+}
+
+/**
+ * A TypeError for headers the runtime rejected, naming the first bad one.
+ * Not the runtime's own error, not even as a `cause`: some runtimes quote
+ * the value, which may be a secret.
+ */
+function namingTheBadOne(init: HeadersInit): TypeError {
+  const entries = Symbol.iterator in init
+    ? [...init as Iterable<string[]>]
+    : Object.entries(init);
+  for (const entry of entries) {
+    try {
+      new Headers([entry as [string, string]]);
+    } catch {
+      return new TypeError(
+        `ky-failover: invalid header ${
+          JSON.stringify(String(entry[0]))
+        } (or its value)`,
       );
     }
-    const lower = name.toLowerCase();
-    if (CREDENTIAL_HEADERS.includes(lower)) return;
-    const previous = Object.hasOwn(record, lower) ? record[lower] : undefined;
-    setHeader(
-      record,
-      lower,
-      previous === undefined
-        ? text
-        : `${previous.replace(EDGE_SPACE, "")}, ${
-          text.replace(EDGE_SPACE, "")
-        }`,
-    );
-  };
-  if (init === undefined || init === null) return record;
-  if (typeof Headers !== "undefined" && init instanceof Headers) {
-    init.forEach((value, name) => add(name, value));
-  } else if (Symbol.iterator in init) {
-    for (const pair of init as Iterable<string[]>) {
-      if (pair.length !== 2) {
-        throw new TypeError(
-          "ky-failover: a header list entry must be a [name, value] pair",
-        );
-      }
-      add(pair[0], pair[1]);
-    }
-  } else {
-    const given = init as Record<string, string>;
-    for (const name of Object.keys(given)) add(name, given[name]);
   }
-  return record;
+  return new TypeError("ky-failover: invalid headers");
 }
