@@ -49,19 +49,6 @@ function unprefix(input: RequestInfo | URL, prefix: string): RequestInfo | URL {
   return input instanceof Request ? new Request(rest, input) : rest;
 }
 
-/**
- * Where a ky-built Request keeps the string body it was made from, recorded
- * by a first `beforeRequest` hook. When the same Request reaches the engine
- * (no hook replaced it), the engine replays that string instead of reading
- * the Request's body back — the common case of `json:` bodies. An own
- * property rather than a WeakMap entry, as for the stream watch: no table
- * for the garbage collector to sweep on every call.
- */
-const SOURCE_BODY = Symbol("ky-failover.sourceBody");
-
-interface WithSourceBody {
-  [SOURCE_BODY]?: string;
-}
 
 /** Builds the ky instance for `engine`. */
 export function createKy(
@@ -74,6 +61,13 @@ export function createKy(
   const secrets = mergeSecrets(
     engine.endpoints.map((e) => endpointSecrets(e.config.query)),
   );
+  /**
+   * The string body each ky-built Request was made from, recorded by a
+   * first `beforeRequest` hook. When the same Request reaches the engine
+   * (no hook replaced it), the engine replays that string instead of
+   * reading the Request's body back — the common case of `json:` bodies.
+   */
+  const sourceBodies = new WeakMap<Request, string>();
   return ky.create({
     ...kyOptions,
     // Relative paths resolve under the first endpoint's URL; the engine maps
@@ -87,7 +81,7 @@ export function createKy(
           engine.endpoints,
           unprefix(input, prefix),
           init,
-          (input as WithSourceBody)[SOURCE_BODY],
+          sourceBodies.get(input as Request),
         ),
       ),
     hooks: {
@@ -95,7 +89,7 @@ export function createKy(
       beforeRequest: [
         ({ request, options }) => {
           if (typeof options.body === "string") {
-            (request as WithSourceBody)[SOURCE_BODY] = options.body;
+            sourceBodies.set(request, options.body);
           }
         },
         ...(userHooks?.beforeRequest ?? []),
