@@ -5,7 +5,8 @@
 //    left to the other runtimes) plus tests/browser/cors.ts into one page
 //    script. `ky-failover` stays external: the page's import map points it
 //    at dist/browser/ky-failover.min.js (scripts/bundle.ts), the very file
-//    whose size is reported. `ky-failover/testing` comes from the npm build,
+//    whose size is reported. `ky-failover/testing`, `ky-failover/core` and the
+//    features come from the npm build (by its exports map),
 //    `msw/node` is swapped for MSW's service worker (tests/browser/
 //    _msw_node.ts) and tests/_harness.ts for tests/browser/_harness.ts.
 // 2. A loopback server serves the page, the bundles and MSW's worker; real
@@ -53,6 +54,9 @@ interface Result {
 }
 
 // ------------------------------------------------------------ bundle tests
+const subpaths: Record<string, { default: string }> = JSON.parse(
+  await readFile(at("npm/package.json"), "utf8"),
+).exports;
 const swap: esbuild.Plugin = {
   name: "browser-swaps",
   setup(build) {
@@ -60,10 +64,13 @@ const swap: esbuild.Plugin = {
       { filter: /^ky-failover$/ },
       () => ({ path: "ky-failover", external: true }),
     );
-    build.onResolve(
-      { filter: /^ky-failover\/testing$/ },
-      () => ({ path: at("npm/esm/testing.js") }),
-    );
+    // Subpaths (core, features, testing) come from the npm build, by its
+    // exports map.
+    build.onResolve({ filter: /^ky-failover\/.+$/ }, ({ path }) => {
+      const target = subpaths[`./${path.slice("ky-failover/".length)}`];
+      if (target === undefined) throw new Error(`no export for ${path}`);
+      return { path: at(join("npm", target.default)) };
+    });
     build.onResolve(
       { filter: /^msw\/node$/ },
       () => ({ path: at("tests/browser/_msw_node.ts") }),

@@ -49,7 +49,6 @@ function unprefix(input: RequestInfo | URL, prefix: string): RequestInfo | URL {
   return input instanceof Request ? new Request(rest, input) : rest;
 }
 
-
 /** Builds the ky instance for `engine`. */
 export function createKy(
   engine: Engine,

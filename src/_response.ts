@@ -7,20 +7,23 @@ export const NULL_BODY = [101, 103, 204, 205, 304];
 
 /**
  * A Response like `source` — status, status text, headers, and `redirected`
- * and `type` where they differ from a constructed Response's — over `body`,
- * with `url` as an own, non-enumerable property (a constructed Response's
- * native `url` is "").
+ * and `type` where they differ from a constructed Response's — over `body`
+ * (or made by `make` from those fields), with `url` as an own,
+ * non-enumerable property (a constructed Response's native `url` is "").
  */
 export function rebuilt(
   source: Response,
-  body: BodyInit | null,
+  body: BodyInit | null | ((init: ResponseInit) => Response),
   url: string,
 ): Response {
-  const copy = new Response(body, {
+  const init = {
     status: source.status,
     statusText: source.statusText,
     headers: source.headers,
-  });
+  };
+  const copy = typeof body === "function"
+    ? body(init)
+    : new Response(body, init);
   for (const key of ["redirected", "type"] as const) {
     if (copy[key] !== source[key]) defineHidden(copy, key, source[key]);
   }

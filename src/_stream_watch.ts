@@ -15,7 +15,10 @@
  * with the idle timer running only while a read is pending. Every body
  * reader (`json()`, `text()`, `arrayBuffer()`, `blob()`, `bytes()`,
  * `formData()`), `body`, `bodyUsed` and `clone()` are the runtime's own,
- * over that stream.
+ * over that stream; a reader that fails because the body stalled or broke
+ * rejects with that error (a `StreamIdleTimeoutError` naming the endpoint),
+ * which some runtimes (Chromium) would otherwise turn into a bare
+ * `TypeError: Failed to fetch`.
  *
  * Reading to the end, cancelling, or aborting the call clears the timer:
  * nothing outlives the body.
@@ -40,6 +43,8 @@ class Watch {
   readonly #timeoutMs: number;
   readonly #deadlines: DeadlineQueue | undefined;
   #stalled = false;
+  /** Why the body failed, once it did: what its readers reject with. */
+  failure: { error: unknown } | undefined = undefined;
 
   constructor(
     state: PoolState,
@@ -67,6 +72,7 @@ class Watch {
     this.end();
     const ctx = this.#ctx;
     const error = scrubError(raw, ctx.target!.querySecrets);
+    this.failure ??= { error };
     if (ctx.call.abortKind !== undefined) return error;
     settleStream(this.#state, ctx.target!, {
       error,
@@ -147,6 +153,46 @@ class Watch {
   }
 }
 
+/** The body readers a runtime's Response has (`bytes()` is recent). */
+const READERS = (
+  ["arrayBuffer", "blob", "bytes", "formData", "json", "text"] as const
+).filter((name) => typeof Response.prototype[name] === "function");
+
+/**
+ * A Response over a watched body whose readers, when the body failed,
+ * reject with the watch's error rather than the runtime's rewording of it.
+ */
+class WatchedResponse extends Response {
+  readonly #watch: Watch;
+
+  constructor(
+    body: ReadableStream<Uint8Array>,
+    init: ResponseInit,
+    watch: Watch,
+  ) {
+    super(body, init);
+    this.#watch = watch;
+  }
+
+  /** `reading`, rejecting with the watch's error if the body failed. */
+  static report<T>(response: WatchedResponse, reading: Promise<T>): Promise<T> {
+    return reading.catch((error) => {
+      throw response.#watch.failure?.error ?? error;
+    });
+  }
+}
+
+for (const name of READERS) {
+  const read = Response.prototype[name] as (this: Response) => Promise<unknown>;
+  Object.defineProperty(WatchedResponse.prototype, name, {
+    value(this: WatchedResponse) {
+      return WatchedResponse.report(this, read.call(this));
+    },
+    writable: true,
+    configurable: true,
+  });
+}
+
 /**
  * The stream watch of a pool: gives a committed answer (`runBefore`: the
  * run of failures its headers ended) a watched body. With
@@ -173,7 +219,7 @@ export function streamWatch(
     });
     ctx.response = rebuilt(
       response,
-      watch.watched(response.body),
+      (init) => new WatchedResponse(watch.watched(response.body!), init, watch),
       response.url,
     );
     state.streams.add(watch);

@@ -44,7 +44,15 @@ const READERS = [
   ["blob", async (r: Response) => (await r.blob()).text(), '{"ok":true}'],
   [
     "body",
-    async (r: Response) => new Response(r.body).text(),
+    async (r: Response) => {
+      const reader = r.body!.getReader();
+      let text = "";
+      for (;;) {
+        const { done, value } = await reader.read();
+        if (done) return text;
+        text += new TextDecoder().decode(value);
+      }
+    },
     '{"ok":true}',
   ],
 ] as const;
