@@ -27,7 +27,7 @@
  */
 
 export { createPool } from "./src/pool.ts";
-export type { FetchFunction, Pool, PoolFetch } from "./src/pool.ts";
+
 export { aiSdkOptions, langChainOptions, openAIOptions } from "./src/sdk.ts";
 export type {
   AiSdkOptions,
@@ -80,7 +80,12 @@ export type {
   RateLimitOptions,
   Verdict,
 } from "./src/types.ts";
-export type { PoolOptions } from "./src/pool_options.ts";
+export type {
+  FetchFunction,
+  Pool,
+  PoolFetch,
+  PoolOptions,
+} from "./src/pool_types.ts";
 export type {
   Feature,
   FeatureAttempt,

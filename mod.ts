@@ -28,7 +28,7 @@
 
 export { createFailover } from "./src/failover.ts";
 export type { Failover, FailoverOptions, Strategy } from "./src/failover.ts";
-export type { FetchFunction, Pool, PoolFetch } from "./src/pool.ts";
+
 export type { HealthCheckOptions } from "./src/health_check/mod.ts";
 export type { HedgeOptions } from "./src/hedge/mod.ts";
 export type { RetryBudgetOptions } from "./src/retry_budget/mod.ts";
@@ -84,7 +84,12 @@ export type {
   RateLimitOptions,
   Verdict,
 } from "./src/types.ts";
-export type { PoolOptions } from "./src/pool_options.ts";
+export type {
+  FetchFunction,
+  Pool,
+  PoolFetch,
+  PoolOptions,
+} from "./src/pool_types.ts";
 export type {
   Feature,
   FeatureAttempt,

@@ -4,7 +4,7 @@
 import type { BreakerSettings } from "./_breaker.ts";
 import { systemClock } from "./clock.ts";
 import type { Feature } from "./feature.ts";
-import type { PoolOptions } from "./pool_options.ts";
+import type { PoolOptions } from "./pool_types.ts";
 import type {
   Clock,
   FailoverEvent,

@@ -37,14 +37,14 @@ import {
 } from "./hedge/_feature.ts";
 import type { HedgeOptions } from "./hedge/mod.ts";
 import { leastLatency } from "./least_latency/mod.ts";
-import { type Pool, poolOver, warnMissingKeys } from "./pool.ts";
+import { poolOver, warnMissingKeys } from "./_pool_api.ts";
 import {
   resolveRetryBudget,
   retryBudgetFeature,
   type RetryBudgetSettings,
 } from "./retry_budget/_feature.ts";
 import type { RetryBudgetOptions } from "./retry_budget/mod.ts";
-import type { PoolOptions } from "./pool_options.ts";
+import type { Pool, PoolOptions } from "./pool_types.ts";
 import type { PickerFunction } from "./types.ts";
 import { weighted } from "./weighted/mod.ts";
 

@@ -12,7 +12,7 @@
  * @module
  */
 
-import type { PoolFetch } from "./pool.ts";
+import type { PoolFetch } from "./pool_types.ts";
 import type { EndpointStatus } from "./types.ts";
 
 /**

@@ -1,6 +1,6 @@
 /**
- * The options of `createPool`, the core (`createFailover` takes these and
- * the features' own).
+ * The types of `createPool`, the core: its options (`createFailover` takes
+ * these and the features' own) and the pool it returns.
  *
  * @module
  */
@@ -11,6 +11,7 @@ import type {
   BreakerOptions,
   Clock,
   EndpointOptions,
+  EndpointStatus,
   FailoverEvent,
   Middleware,
   PoolStrategy,
@@ -82,4 +83,51 @@ export interface PoolOptions {
    * middleware runs outermost first.
    */
   features?: readonly Feature[] | undefined;
+}
+
+/** A standard fetch signature, as the OpenAI SDK, the AI SDK and LangChain take it. */
+export type FetchFunction = (
+  input: string | URL | Request,
+  init?: RequestInit,
+) => Promise<Response>;
+
+/**
+ * The pool's `fetch`: a {@linkcode FetchFunction} with the extra members the
+ * runtime's own `fetch` type declares (Bun's `fetch.preconnect`), which it
+ * forwards to the runtime's — so it passes wherever `typeof fetch` is asked
+ * for. Elsewhere it is just a `FetchFunction`.
+ */
+export type PoolFetch =
+  & FetchFunction
+  & Pick<typeof globalThis.fetch, keyof typeof globalThis.fetch>;
+
+/** A pool, as returned by {@linkcode createPool}. */
+export interface Pool extends
+  // `[Symbol.dispose]()` (same as `close()`, for `using`) where the user's
+  // TypeScript lib knows `Symbol.dispose` (esnext.disposable, Node's or
+  // Bun's types, Deno), and no member otherwise: the declarations need no
+  // particular lib, and add nothing to the user's globals.
+  Record<
+    typeof globalThis extends
+      { Symbol: { readonly dispose: infer Dispose extends symbol } } ? Dispose
+      : never,
+    () => void
+  > {
+  /**
+   * A standard `fetch` over the pool, to hand to SDKs. HTTP errors come back
+   * as the final `Response`; it rejects only when the last attempt got no
+   * response (with a `FailoverError`), when the caller aborts (with the
+   * signal's reason) or when the URL is outside the pool (`OutsidePoolError`).
+   */
+  readonly fetch: PoolFetch;
+  /** A key-free snapshot of every endpoint, in configuration order. */
+  status(): EndpointStatus[];
+  /**
+   * Probes every endpoint now (`GET {url}/models` with its key, or the
+   * health-check feature's path) and resolves with `status()` once every
+   * probe has answered. Works whether or not periodic checks are on.
+   */
+  checkHealth(): Promise<EndpointStatus[]>;
+  /** Aborts pending calls (with `ClosedError`) and stops every timer. Idempotent. */
+  close(): void;
 }
