@@ -4,7 +4,8 @@
 // dist/readme/ (named after the line of its opening fence) and type-checked
 // with one `deno check`. Imports are rewritten to this repository:
 // "ky-failover" and "jsr:@ky-failover/ky-failover" → mod.ts, their
-// "/testing" → testing.ts; SDK imports resolve from node_modules.
+// subpaths ("/core", "/health-check", "/testing" …) → the files deno.json's
+// exports name; SDK imports resolve from node_modules.
 //
 // An HTML comment right before a block says what the block needs, in
 // clauses separated by ";" — nothing is assumed silently:
@@ -38,6 +39,10 @@
 import { serveRegions } from "../tests/_loopback_regions.ts";
 
 const ROOT = decodeURIComponent(new URL("..", import.meta.url).pathname);
+/** deno.json's exports: subpath → file. */
+const EXPORTS: Record<string, string> = JSON.parse(
+  await Deno.readTextFile(`${ROOT}deno.json`),
+).exports;
 const OUT = `${ROOT}dist/readme/`;
 const RUN_TIMEOUT_MS = 20_000; // per run of a block
 const CHECK_TIMEOUT_MS = 180_000; // the one `deno check`, cold cache included
@@ -134,13 +139,19 @@ function generate(
   target: string, // "deno" | "node"
   urls?: Record<string, string>,
 ): string {
-  const entry = (testing?: string) =>
-    target === "deno"
-      ? `../../${testing ? "testing" : "mod"}.ts`
-      : `ky-failover${testing ?? ""}`;
+  const entry = (subpath = "") => {
+    if (target !== "deno") return `ky-failover${subpath}`;
+    const file = EXPORTS[`.${subpath}`];
+    if (file === undefined) {
+      throw new Error(
+        `README.md:${block.line}: no export ky-failover${subpath}`,
+      );
+    }
+    return `../../${file.replace(/^\.\//, "")}`;
+  };
   let code = block.code.replace(
-    /(from\s+|import\s*\(\s*)"(?:jsr:@ky-failover\/ky-failover|ky-failover)(\/testing)?"/g,
-    (_, head, testing) => `${head}"${entry(testing)}"`,
+    /(from\s+|import\s*\(\s*)"(?:jsr:@ky-failover\/ky-failover|ky-failover)(\/[a-z-]+)?"/g,
+    (_, head, subpath) => `${head}"${entry(subpath)}"`,
   );
   const url = (name: string) => urls?.[name] ?? `https://${name}.example.ai/v1`;
   if (urls) {
