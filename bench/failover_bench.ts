@@ -63,6 +63,7 @@ import {
   type FailoverOptions,
   isStreamIdleTimeoutError,
 } from "ky-failover";
+import { createPool } from "ky-failover/core";
 import { type Farm, startFarm } from "../tests/_region_farm.ts";
 import { seededRandom } from "../tests/_manual_clock.ts";
 import type { Figure, Result } from "./_result.ts";
@@ -399,6 +400,16 @@ async function s1(): Promise<void> {
       apiKey: "sk-bench",
     })),
   });
+  // The core alone, with createFailover's default feature (the retry budget
+  // lives in createFailover only) left out: what an SDK user of
+  // `ky-failover/core` runs.
+  const pool = createPool({
+    endpoints: server.urls.map((url, i) => ({
+      name: `r${i + 1}`,
+      url,
+      apiKey: "sk-bench",
+    })),
+  });
   const url = `${server.urls[0]}/chat/completions`;
   const auth = { authorization: "Bearer sk-bench" };
   const rawHeaders = { ...JSON_HEADERS, ...auth };
@@ -433,6 +444,19 @@ async function s1(): Promise<void> {
       label: "ky-failover api.fetch",
       call: async () => {
         const response = await api.fetch("chat/completions", {
+          method: "POST",
+          headers: JSON_HEADERS,
+          body: JSON.stringify(chat),
+        });
+        if (!response.ok) throw new Error(`HTTP ${response.status}`);
+        return await response.json();
+      },
+    },
+    {
+      id: "poolFetch",
+      label: "ky-failover/core pool.fetch",
+      call: async () => {
+        const response = await pool.fetch("chat/completions", {
           method: "POST",
           headers: JSON_HEADERS,
           body: JSON.stringify(chat),
@@ -545,6 +569,14 @@ async function s1(): Promise<void> {
       met: apiFetchMet,
       data: data("apiFetch"),
     });
+    report({
+      id: "s1.poolFetch",
+      row: "S1 core pool.fetch ÷ raw fetch (seq · c64)",
+      value: pair(seq.ratio.poolFetch, conc.ratio.poolFetch, 1.25),
+      target: "≤ 1.25×",
+      met: seq.ratio.poolFetch <= 1.25 && conc.ratio.poolFetch <= 1.25,
+      data: data("poolFetch"),
+    });
     const kyMet = seq.kyRatio <= 1.10 && conc.kyRatio <= 1.10;
     report({
       id: "s1.apiKyVsKy",
@@ -572,6 +604,7 @@ async function s1(): Promise<void> {
     }
   } finally {
     api.close();
+    pool.close();
     breaker.shutdown();
     await server.stop();
   }

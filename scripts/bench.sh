@@ -12,7 +12,8 @@
 #   copied next to it (ky, cockatiel, opossum and openai resolve from the
 #   repository's node_modules).
 # - S1's regions run in a separate Node 24 process (BENCH_SERVER_NODE).
-# - The bundle figure is scripts/bundle.ts's "ky-failover adds" line.
+# - The bundle figures are scripts/bundle.ts's "createPool" and
+#   "createFailover adds over ky" lines.
 #
 # Per-runtime results: dist/bench/<runtime>.json.
 #
@@ -69,7 +70,8 @@ deno run --allow-read --allow-write --allow-env --allow-run scripts/build_npm.ts
 # bundle.ts exits non-zero above its own budget; the figure is reported anyway.
 deno run --allow-read --allow-write --allow-env --allow-run scripts/bundle.ts \
   | tee "$out/bundle.log"
-grep -E '^ *ky-failover adds ' "$out/bundle.log" >"$out/bundle.txt" || true
+grep -E '^ *(createPool \(|createFailover adds over ky)' "$out/bundle.log" \
+  >"$out/bundle.txt" || true
 
 version="$(sed -nE 's/^  "version": "([^"]+)".*/\1/p' deno.json)"
 tarball="dist/ky-failover-${version}.tgz"
