@@ -6,7 +6,10 @@
  * off sick endpoints until they recover.
  *
  * Use it as a ky instance (`api.ky`) or as a standard `fetch` (`api.fetch`)
- * for the OpenAI SDK, the Vercel AI SDK, LangChain or your own code.
+ * for the OpenAI SDK, the Vercel AI SDK, LangChain or your own code. This
+ * entry is `createFailover`, the batteries-included preset, and everything
+ * of `./core` (`createPool`, errors, types); `./core` alone has no ky, and
+ * each feature is its own entry (`./health-check`, `./hedge`, …).
  *
  * @example
  * ```ts
@@ -26,79 +29,11 @@
  * @module
  */
 
+export * from "./core.ts";
 export { createFailover } from "./src/failover.ts";
 export type { Failover, FailoverOptions, Strategy } from "./src/failover.ts";
-
 export type { HealthCheckOptions } from "./src/health_check/mod.ts";
 export type { HedgeOptions } from "./src/hedge/mod.ts";
 export type { RetryBudgetOptions } from "./src/retry_budget/mod.ts";
-export { aiSdkOptions, langChainOptions, openAIOptions } from "./src/sdk.ts";
-export type {
-  AiSdkOptions,
-  LangChainOptions,
-  OpenAIOptions,
-  SdkPool,
-} from "./src/sdk.ts";
-export { systemClock } from "./src/clock.ts";
-export {
-  AttemptTimeoutError,
-  ClosedError,
-  FailoverError,
-  HedgeCancelledError,
-  isAttemptTimeoutError,
-  isClosedError,
-  isFailoverError,
-  isKyFailoverError,
-  isOutsidePoolError,
-  isRedirectError,
-  isStreamIdleTimeoutError,
-  isTotalTimeoutError,
-  KyFailoverError,
-  OutsidePoolError,
-  RedirectError,
-  StreamIdleTimeoutError,
-  TotalTimeoutError,
-} from "./src/errors.ts";
-export type {
-  AttemptContext,
-  AttemptOutcome,
-  AttemptRecord,
-  AuthFailureOptions,
-  BreakerOptions,
-  BreakerState,
-  Clock,
-  EndpointHealthCheckOptions,
-  EndpointInfo,
-  EndpointOptions,
-  EndpointState,
-  EndpointStatus,
-  FailoverEvent,
-  HeaderValues,
-  Health,
-  Middleware,
-  Outcome,
-  PickContext,
-  PickerFunction,
-  PickStats,
-  PoolStrategy,
-  RateLimitOptions,
-  Verdict,
-} from "./src/types.ts";
-export type {
-  FetchFunction,
-  Pool,
-  PoolFetch,
-  PoolOptions,
-} from "./src/pool_types.ts";
-export type {
-  Feature,
-  FeatureAttempt,
-  FeatureEndpoint,
-  FeatureHooks,
-  FeatureHost,
-  FeatureMiddleware,
-  HedgeRequest,
-  ProbeOptions,
-} from "./src/feature.ts";
 /** ky's types, re-exported for `failover.ky` and `kyOptions`. */
 export type { KyInstance, Options as KyOptions } from "ky";

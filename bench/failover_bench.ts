@@ -410,6 +410,16 @@ async function s1(): Promise<void> {
       apiKey: "sk-bench",
     })),
   });
+  /** One chat call through a pool's `fetch`, the answer parsed. */
+  const chatThrough = async (poolFetch: typeof api.fetch) => {
+    const response = await poolFetch("chat/completions", {
+      method: "POST",
+      headers: JSON_HEADERS,
+      body: JSON.stringify(chat),
+    });
+    if (!response.ok) throw new Error(`HTTP ${response.status}`);
+    return await response.json();
+  };
   const url = `${server.urls[0]}/chat/completions`;
   const auth = { authorization: "Bearer sk-bench" };
   const rawHeaders = { ...JSON_HEADERS, ...auth };
@@ -442,28 +452,12 @@ async function s1(): Promise<void> {
     {
       id: "apiFetch",
       label: "ky-failover api.fetch",
-      call: async () => {
-        const response = await api.fetch("chat/completions", {
-          method: "POST",
-          headers: JSON_HEADERS,
-          body: JSON.stringify(chat),
-        });
-        if (!response.ok) throw new Error(`HTTP ${response.status}`);
-        return await response.json();
-      },
+      call: () => chatThrough(api.fetch),
     },
     {
       id: "poolFetch",
       label: "ky-failover/core pool.fetch",
-      call: async () => {
-        const response = await pool.fetch("chat/completions", {
-          method: "POST",
-          headers: JSON_HEADERS,
-          body: JSON.stringify(chat),
-        });
-        if (!response.ok) throw new Error(`HTTP ${response.status}`);
-        return await response.json();
-      },
+      call: () => chatThrough(pool.fetch),
     },
     {
       id: "ky",
