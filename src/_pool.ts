@@ -13,9 +13,9 @@ import {
   type Call,
   type CallRequest,
 } from "./_call.ts";
-import type { Handler } from "./_chain.ts";
 import type { Endpoint } from "./_endpoint.ts";
 import { attemptRunner } from "./_attempt.ts";
+import { attachFeatures } from "./_features.ts";
 import { type Ending, runAttempts } from "./_loop.ts";
 import type { ResolvedOptions } from "./_options.ts";
 import { createPicker, roundRobin } from "./_pick.ts";
@@ -27,13 +27,7 @@ import {
   isAttemptTimeoutError,
   TotalTimeoutError,
 } from "./errors.ts";
-import type {
-  FeatureAttempt,
-  FeatureHooks,
-  FeatureHost,
-  FeatureMiddleware,
-} from "./feature.ts";
-import type { AttemptRecord, EndpointStatus, Verdict } from "./types.ts";
+import type { AttemptRecord, EndpointStatus } from "./types.ts";
 
 /** The attempts and reason behind a failed call that returned a response. */
 export interface Failure {
@@ -58,117 +52,20 @@ export interface Engine {
 /** What `checkHealth()` probes with when no feature says otherwise. */
 const DEFAULT_PROBE = { path: "models", timeout: 5_000 };
 
-/** A feature's key-free view of an attempt. */
-class FeatureAttemptView implements FeatureAttempt {
-  readonly #ctx: Attempt;
-
-  constructor(ctx: Attempt) {
-    this.#ctx = ctx;
-  }
-
-  get attempt(): number {
-    return this.#ctx.attempt;
-  }
-
-  get method(): string {
-    return this.#ctx.method;
-  }
-
-  get path(): string {
-    return this.#ctx.path;
-  }
-
-  get verdict(): Verdict | undefined {
-    const ctx = this.#ctx;
-    return ctx.target === undefined || ctx.verdict === "exhausted"
-      ? undefined
-      : ctx.verdict;
-  }
-
-  stop(reason: string): void {
-    this.#ctx.call.exhaustedReason = reason;
-    this.#ctx.verdict = "exhausted";
-  }
-}
-
-/** A feature's middleware, over the attempt's feature view. */
-function aroundAttempt(middleware: FeatureMiddleware): Handler<Attempt> {
-  return (ctx, next) => middleware(new FeatureAttemptView(ctx), next);
-}
-
-/**
- * The hooks of the one feature that has `key`, or undefined; two is an
- * error (a pool has one strategy, one hedging, one health check).
- */
-function single(
-  attached: readonly { name: string; hooks: FeatureHooks }[],
-  key: "pick" | "hedgeDelay" | "checkHealth",
-): FeatureHooks | undefined {
-  const having = attached.filter((a) => a.hooks[key] !== undefined);
-  if (having.length > 1) {
-    throw new TypeError(
-      `ky-failover: options.features: ${
-        having.map((a) => a.name).join(" and ")
-      } both provide ${key}(); a pool takes one`,
-    );
-  }
-  return having[0]?.hooks;
-}
-
 /** Builds the engine for resolved options. */
 export function createEngine(options: ResolvedOptions): Engine {
   const state = createState(options);
   const { clock, maxAttempts, totalTimeout } = options;
-  const byName = new Map(state.endpoints.map((e) => [e.name, e]));
-  const endpointNamed = (name: string): Endpoint => {
-    const endpoint = byName.get(name);
-    if (endpoint === undefined) {
-      throw new TypeError(`ky-failover: no endpoint is named ${name}`);
-    }
-    return endpoint;
-  };
   const prober = createProber(state);
   // The rotation draws its starting places before any feature draws.
   const rotate = roundRobin(state);
-
-  const host: FeatureHost = {
-    endpoints: state.endpoints.map((e) =>
-      Object.freeze({ ...e.info, probes: e.config.healthCheck !== false })
-    ),
-    clock,
-    random: options.random,
-    probe: (name, settings) => prober.probe(endpointNamed(name), settings),
-    probing: (name) => prober.probing(endpointNamed(name)),
-    recoverByProbes: (name) => endpointNamed(name).recoverByProbes(),
-  };
-  const attached = options.features.map((feature) => ({
-    name: feature.name,
-    hooks: feature.attach(host),
-  }));
-  const picking = single(attached, "pick");
+  const features = attachFeatures(state, prober);
   const picker = createPicker(state, {
     strategy: options.strategy,
-    featurePick: picking &&
-      ((candidates, ctx) => picking.pick!(candidates, ctx)),
+    featurePick: features.pick,
     rotate,
   });
-  const hedging = single(attached, "hedgeDelay");
-  const checking = single(attached, "checkHealth");
-  for (const { hooks } of attached) {
-    if (hooks.onOutcome) state.outcomeListeners.push(hooks.onOutcome);
-    const onOpen = hooks.onBreakerOpen;
-    if (onOpen) {
-      state.openListeners.push((endpoint, until) =>
-        onOpen(endpoint.name, until)
-      );
-    }
-  }
-  const attempt = attemptRunner(state, {
-    picker,
-    around: attached.flatMap(({ hooks }) =>
-      hooks.middleware ? [aroundAttempt(hooks.middleware)] : []
-    ),
-  });
+  const attempt = attemptRunner(state, { picker, around: features.around });
 
   const totalDeadlines = totalTimeout === false
     ? undefined
@@ -317,7 +214,7 @@ export function createEngine(options: ResolvedOptions): Engine {
       const response = await runAttempts(state, call, {
         attempt,
         ending,
-        hedgeDelay: hedging === undefined ? undefined : hedging.hedgeDelay!({
+        hedgeDelay: features.hedgeDelay?.({
           method: request.method,
           path: request.path,
         }),
@@ -339,7 +236,7 @@ export function createEngine(options: ResolvedOptions): Engine {
     failureOf: (response) => failed.get(response),
     checkHealth() {
       if (closed) return Promise.reject(new ClosedError());
-      if (checking !== undefined) return checking.checkHealth!();
+      if (features.checkHealth !== undefined) return features.checkHealth();
       return Promise.all(
         state.endpoints.map((e) => prober.probe(e, DEFAULT_PROBE)),
       ).then(() => {});
@@ -351,7 +248,7 @@ export function createEngine(options: ResolvedOptions): Engine {
     close() {
       if (closed) return;
       closed = true;
-      for (const { hooks } of attached) hooks.close?.();
+      features.close();
       prober.close();
       const reason = new ClosedError();
       for (const call of active) abortCall(call, "closed", reason);

@@ -144,11 +144,14 @@ test("core: onOutcome hears every attempt and probe, with how it counted", async
   );
 });
 
-test("core: two features that both pick (or hedge) are refused at construction, by name", () => {
+test("core: two features that both pick (or hedge) are refused at construction, by name, leaving no timer", () => {
+  const clock = new ManualClock();
   assert.throws(
-    () => core({ features: [weighted(), leastLatency()] }),
+    () =>
+      core({ clock, features: [healthCheck(), weighted(), leastLatency()] }),
     /options\.features: weighted and least-latency both provide pick\(\); a pool takes one/,
   );
+  assert.equal(clock.pending, 0, "the health check attached first was closed");
   assert.throws(
     () => core({ features: [hedge({ delay: 10 }), hedge({ delay: 20 })] }),
     /hedge and hedge both provide hedgeDelay\(\)/,
@@ -157,6 +160,16 @@ test("core: two features that both pick (or hedge) are refused at construction, 
     () => core({ features: [{ name: "x" } as unknown as Feature] }),
     /options\.features\[0\] must be a feature \(with attach\(\)\), got an object/,
   );
+  assert.throws(
+    () =>
+      createPool({
+        endpoints: endpointsFor(["a", "b"], () => ({ weight: 0 })),
+        clock,
+        features: [healthCheck(), weighted()],
+      }),
+    /need at least one weight > 0/,
+  );
+  assert.equal(clock.pending, 0, "nor when a feature's attach throws");
 });
 
 test("core: a feature's options are checked when it is made, naming the field", () => {

@@ -1,0 +1,154 @@
+// Attaching a pool's features: each gets the host (key-free views and the
+// pool's operations), and what they return is gathered into what the pool
+// runs — the middleware around every attempt, the one strategy, the one
+// hedging rule, the one health check, the listeners, and the close.
+
+import type { Attempt } from "./_call.ts";
+import type { Handler } from "./_chain.ts";
+import type { Endpoint } from "./_endpoint.ts";
+import type { FeaturePick } from "./_pick.ts";
+import type { Prober } from "./_probe.ts";
+import type { PoolState } from "./_state.ts";
+import type {
+  FeatureAttempt,
+  FeatureHooks,
+  FeatureHost,
+  FeatureMiddleware,
+  HedgeRequest,
+} from "./feature.ts";
+import type { Verdict } from "./types.ts";
+
+/** A feature's key-free view of an attempt. */
+class FeatureAttemptView implements FeatureAttempt {
+  readonly #ctx: Attempt;
+
+  constructor(ctx: Attempt) {
+    this.#ctx = ctx;
+  }
+
+  get attempt(): number {
+    return this.#ctx.attempt;
+  }
+
+  get method(): string {
+    return this.#ctx.method;
+  }
+
+  get path(): string {
+    return this.#ctx.path;
+  }
+
+  get verdict(): Verdict | undefined {
+    const ctx = this.#ctx;
+    return ctx.target === undefined || ctx.verdict === "exhausted"
+      ? undefined
+      : ctx.verdict;
+  }
+
+  stop(reason: string): void {
+    this.#ctx.call.exhaustedReason = reason;
+    this.#ctx.verdict = "exhausted";
+  }
+}
+
+/** A feature's middleware, over the attempt's feature view. */
+function aroundAttempt(middleware: FeatureMiddleware): Handler<Attempt> {
+  return (ctx, next) => middleware(new FeatureAttemptView(ctx), next);
+}
+
+/**
+ * The hooks of the one feature that has `key`, or undefined; two is an
+ * error (a pool has one strategy, one hedging, one health check).
+ */
+function single(
+  attached: readonly { name: string; hooks: FeatureHooks }[],
+  key: "pick" | "hedgeDelay" | "checkHealth",
+): FeatureHooks | undefined {
+  const having = attached.filter((a) => a.hooks[key] !== undefined);
+  if (having.length > 1) {
+    throw new TypeError(
+      `ky-failover: options.features: ${
+        having.map((a) => a.name).join(" and ")
+      } both provide ${key}(); a pool takes one`,
+    );
+  }
+  return having[0]?.hooks;
+}
+
+/** What a pool's features bring, gathered. */
+export interface Features {
+  /** Their middleware, outermost first. */
+  around: Handler<Attempt>[];
+  pick: FeaturePick | undefined;
+  hedgeDelay: ((request: HedgeRequest) => number | undefined) | undefined;
+  checkHealth: (() => Promise<void>) | undefined;
+  /** Closes every feature. */
+  close(): void;
+}
+
+/** The host a pool hands its features. */
+function featureHost(state: PoolState, prober: Prober): FeatureHost {
+  const byName = new Map(state.endpoints.map((e) => [e.name, e]));
+  const named = (name: string): Endpoint => {
+    const endpoint = byName.get(name);
+    if (endpoint === undefined) {
+      throw new TypeError(
+        `ky-failover: no endpoint is named ${JSON.stringify(name)}`,
+      );
+    }
+    return endpoint;
+  };
+  return {
+    endpoints: state.endpoints.map((e) =>
+      Object.freeze({ ...e.info, probes: e.config.healthCheck !== false })
+    ),
+    clock: state.options.clock,
+    random: state.options.random,
+    probe: (name, settings) => prober.probe(named(name), settings),
+    probing: (name) => prober.probing(named(name)),
+    recoverByProbes: (name) => named(name).recoverByProbes(),
+  };
+}
+
+/**
+ * Attaches `state.options.features` in order. If one fails to attach (or
+ * two claim what a pool has one of), those attached are closed before the
+ * error is thrown: a pool that is never returned leaves no timer behind.
+ */
+export function attachFeatures(state: PoolState, prober: Prober): Features {
+  const host = featureHost(state, prober);
+  const attached: { name: string; hooks: FeatureHooks }[] = [];
+  const close = () => {
+    for (const { hooks } of attached) hooks.close?.();
+  };
+  try {
+    for (const feature of state.options.features) {
+      attached.push({ name: feature.name, hooks: feature.attach(host) });
+    }
+    const picking = single(attached, "pick");
+    const hedging = single(attached, "hedgeDelay");
+    const checking = single(attached, "checkHealth");
+    for (const { hooks } of attached) {
+      if (hooks.onOutcome) {
+        state.outcomeListeners.push((outcome) => hooks.onOutcome!(outcome));
+      }
+      if (hooks.onBreakerOpen) {
+        state.openListeners.push((endpoint, until) =>
+          hooks.onBreakerOpen!(endpoint.name, until)
+        );
+      }
+    }
+    return {
+      around: attached.flatMap(({ hooks }) =>
+        hooks.middleware ? [aroundAttempt(hooks.middleware)] : []
+      ),
+      pick: picking && ((candidates, ctx) => picking.pick!(candidates, ctx)),
+      hedgeDelay: hedging && ((request) => hedging.hedgeDelay!(request)),
+      checkHealth: checking && (() => checking.checkHealth!()),
+      close,
+    };
+  } catch (error) {
+    close();
+    throw error;
+  }
+}
