@@ -4,8 +4,9 @@
  * any other failure, instead of reaching the caller as a runtime error after
  * the call was committed to that endpoint.
  *
- * An answer is read whole when it may be returned (2xx, 3xx, 4xx other
- * than 408 / 429: the rest fail over and are dropped), has a body, is not
+ * An answer is read whole when the call may return it (its verdict by
+ * `_classify.ts` is "success" or "final": one that fails over is dropped
+ * unread), has a body, is not
  * a stream (`text/event-stream`, `application/x-ndjson`), and its
  * `content-length`, if any, is within `bufferLimit` (8 MiB by default).
  * Each read waits at most `streamIdleTimeout` for data, and the whole read
