@@ -45,11 +45,14 @@ export class Endpoint {
   #errorRate = 0;
   /** `#errorRate` when the current run of failures began. */
   #runBaseRate = 0;
-  /** Until when each bench keeps the endpoint out (clock time). */
+  /**
+   * Until when each bench keeps the endpoint out (clock time; -Infinity:
+   * not benched, whatever time the clock starts at).
+   */
   readonly #benches: Record<BenchKind, number> = {
-    "rate-limited": 0,
-    unauthorized: 0,
-    unhealthy: 0,
+    "rate-limited": -Infinity,
+    unauthorized: -Infinity,
+    unhealthy: -Infinity,
   };
   /**
    * Periodic health-check probes bring this endpoint back from an open
@@ -156,8 +159,8 @@ export class Endpoint {
 
   /** Ends the benches that a passing probe or a good answer disproves. */
   clearHealthBenches(): void {
-    this.#benches.unauthorized = 0;
-    this.#benches.unhealthy = 0;
+    this.#benches.unauthorized = -Infinity;
+    this.#benches.unhealthy = -Infinity;
   }
 
   /**

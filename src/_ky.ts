@@ -110,9 +110,7 @@ export function createKy(
           // (the transport redacts it), but ky's own request.url is the
           // caller's input, which may be an absolute URL copied with an
           // endpoint's `?api-key=…`. Scrub the message and stack in place.
-          if (secrets.length > 0) {
-            error = scrubError(error, secrets) as typeof error;
-          }
+          error = scrubError(error, secrets) as typeof error;
           const failure = engine.failureOf(response);
           return failure
             ? new FailoverError(failure.attempts, {

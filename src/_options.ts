@@ -202,7 +202,9 @@ function endpointSpec(names: Set<unknown>): Spec<CheckedEndpoint> {
     weight: [range(0, 1_000_000, "a finite number"), 1],
     // The path defaults to the pool's once `healthCheck` resolves.
     healthCheck: [
-      optional(section({ path: [optional(relativePath), undefined, 1] }, true)),
+      optional(
+        section({ path: [optional(relativePath), undefined, true] }, true),
+      ),
     ],
   };
 }
@@ -246,7 +248,7 @@ export const POOL_OPTIONS: Spec<ResolvedOptions> = {
           v,
         ),
     "round-robin",
-    1,
+    true,
   ],
   timeout: [msOrFalse, 30_000],
   totalTimeout: [msOrFalse, false],
@@ -255,7 +257,7 @@ export const POOL_OPTIONS: Spec<ResolvedOptions> = {
     orFalse(range(1, 1_073_741_824, "an integer")),
     8_388_608,
   ],
-  authFailure: [section({ bench: [ms, 300_000] }, true), {}, 1],
+  authFailure: [section({ bench: [ms, 300_000] }, true), {}, true],
   maxAttempts: [(v, field, out) =>
     range(1, MAX_ATTEMPTS, "an integer")(
       v ?? Math.min(
@@ -267,7 +269,7 @@ export const POOL_OPTIONS: Spec<ResolvedOptions> = {
     )],
   breaker: [
     section({
-      failureThreshold: [range(1, 1_000, "an integer"), 3, 1],
+      failureThreshold: [range(1, 1_000, "an integer"), 3, true],
       cooldown: [ms, 60_000],
       maxCooldown: [(v, field, out) => {
         const cooldown = out.cooldown as number;
@@ -279,7 +281,7 @@ export const POOL_OPTIONS: Spec<ResolvedOptions> = {
       }],
     }, true),
     {},
-    1,
+    true,
   ],
   rateLimit: [
     section({
@@ -287,7 +289,7 @@ export const POOL_OPTIONS: Spec<ResolvedOptions> = {
       maxDelay: [ms, 60_000],
     }) as Rule<ResolvedOptions["rateLimit"]>,
     {},
-    1,
+    true,
   ],
   onEvent: [optional(aFunction)],
   middleware: [
@@ -297,7 +299,7 @@ export const POOL_OPTIONS: Spec<ResolvedOptions> = {
       return v;
     },
     [],
-    1,
+    true,
   ],
   clock: [
     (v, field) =>
@@ -309,7 +311,7 @@ export const POOL_OPTIONS: Spec<ResolvedOptions> = {
           "must have now(), setTimeout() and clearTimeout() functions",
         ),
     systemClock,
-    1,
+    true,
   ],
   random: [rule(isFunction, "a function returning [0, 1)"), Math.random],
   fetch: [optional(rule(isFunction, "a fetch function"))],
@@ -324,7 +326,7 @@ export const POOL_OPTIONS: Spec<ResolvedOptions> = {
       return v;
     },
     [],
-    1,
+    true,
   ],
 };
 

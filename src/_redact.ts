@@ -84,7 +84,7 @@ export function endpointSecrets(query: string): string[] {
  */
 export function scrubText(text: string, secrets: readonly string[]): string {
   for (const secret of secrets) {
-    if (secret === "" || !text.includes(secret)) continue;
+    if (!text.includes(secret)) continue;
     let out = "";
     let from = 0;
     for (
@@ -108,7 +108,7 @@ export function scrubText(text: string, secrets: readonly string[]): string {
 
 /** Whether any secret occurs in `text`. */
 function holdsSecret(text: string, secrets: readonly string[]): boolean {
-  return secrets.some((secret) => secret !== "" && text.includes(secret));
+  return secrets.some((secret) => text.includes(secret));
 }
 
 /**
@@ -133,11 +133,11 @@ export function redactUrl(url: string, endpointQuery: string): string {
   }
   const kept: string[] = [];
   for (const piece of query.split("&")) {
-    const [entry] = new URLSearchParams(piece);
-    const pair = entry === undefined ? undefined : JSON.stringify(entry);
-    const left = pair === undefined ? 0 : own.get(pair) ?? 0;
-    if (left > 0) own.set(pair!, left - 1);
-    else if (piece !== "") kept.push(piece);
+    if (piece === "") continue;
+    const pair = JSON.stringify([...new URLSearchParams(piece)][0]);
+    const left = own.get(pair) ?? 0;
+    if (left > 0) own.set(pair, left - 1);
+    else kept.push(piece);
   }
   const rest = kept.join("&");
   return url.slice(0, q) + (rest === "" ? "" : `?${rest}`) + fragment;
@@ -321,10 +321,16 @@ function scrubObject(target: object, state: ScrubState, depth: number): object {
       inPlace = false;
     }
   }
+  // An inherited cause: a secret in it, text or object, cannot be scrubbed
+  // in place without shadowing the getter that still returns it.
   const cause = Object.hasOwn(target, "cause")
     ? undefined
     : read(target, "cause");
-  if (isObject(cause) && scrubValue(cause, state, depth + 1) !== cause) {
+  if (
+    typeof cause === "string"
+      ? holdsSecret(cause, state.secrets)
+      : isObject(cause) && scrubValue(cause, state, depth + 1) !== cause
+  ) {
     inPlace = false;
   }
   if (inPlace) return target;
@@ -349,7 +355,6 @@ function scrubbedCopy(
   for (const key of ["name", ...INHERITED_TEXT, "cause"]) keys.add(key);
   for (const key of keys) {
     const descriptor = Object.getOwnPropertyDescriptor(target, key);
-    if (descriptor === undefined && !(key in target)) continue;
     const value = read(target, key);
     if (value === undefined && descriptor === undefined) continue;
     const scrubbed = typeof value === "string"

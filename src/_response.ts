@@ -2,8 +2,8 @@
 // url over another body (a body read whole, a body whose url must not hold
 // the endpoint's query).
 
-/** Statuses whose responses never have a body. */
-export const NULL_BODY = [101, 103, 204, 205, 304];
+/** Statuses whose responses never have a body (fetch never hands out a 1xx). */
+export const NULL_BODY = [204, 205, 304];
 
 /**
  * A Response like `source` — status, status text, headers, and `redirected`

@@ -50,12 +50,11 @@ function trimOws(value: string): string {
   return value.replace(/^[ \t]+|[ \t]+$/g, "");
 }
 
+/** Days in `month` (0-based) of `year`: the calendar's own rule, leap years included. */
 function daysInMonth(year: number, month: number): number {
-  if (month !== 1) {
-    return [31, 28, 31, 30, 31, 30, 31, 31, 30, 31, 30, 31][month];
-  }
-  const leap = (year % 4 === 0 && year % 100 !== 0) || year % 400 === 0;
-  return leap ? 29 : 28;
+  const date = new Date(0);
+  date.setUTCFullYear(year, month + 1, 0); // day 0: the last day of `month`
+  return date.getUTCDate();
 }
 
 /** Epoch ms of a UTC date and time, taking years 0-99 literally. */

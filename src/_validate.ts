@@ -19,8 +19,12 @@ export type Rule<T> = (
   out: Record<string, unknown>,
 ) => T;
 
-/** A field: its rule, its default, and `1` when `null` also means the default. */
-export type Field<T> = [rule: Rule<T>, fallback?: unknown, nullIsDefault?: 1];
+/** A field: its rule, its default, and `true` when `null` also means the default. */
+export type Field<T> = [
+  rule: Rule<T>,
+  fallback?: unknown,
+  nullIsDefault?: true,
+];
 
 /** The fields of an object, in the order they are checked and resolved. */
 export type Spec<T> = { [K in keyof T]-?: Field<T[K]> };
@@ -52,12 +56,11 @@ export function show(value: unknown): string {
  */
 export function hideUrlSecrets(text: string): string {
   const at = text.lastIndexOf("@");
-  const query = text.indexOf("?");
   let head = "";
   let rest = text;
   if (at >= 0) {
     head = (/^[a-z][a-z0-9+.-]*:?\/\//i.exec(text)?.[0] ?? "") + "…";
-    if (query >= 0 && query < at) return head;
+    if (text.slice(0, at).includes("?")) return head;
     rest = text.slice(at);
   }
   return head + rest.replace(/\?.*/s, "?…");

@@ -128,10 +128,10 @@ const PRESET_OPTIONS: Spec<PresetOptions> = {
       return v as Strategy;
     },
     "round-robin",
-    1,
+    true,
   ],
   healthCheck: [resolveHealthCheck, false],
-  retryBudget: [resolveRetryBudget, {}, 1],
+  retryBudget: [resolveRetryBudget, {}, true],
   hedge: [resolveHedge, false],
   kyOptions: [optional(rule(isPlainObject, "an object"))],
 };

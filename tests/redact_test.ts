@@ -309,6 +309,19 @@ test("an inherited cause is scrubbed, in place when it can be", async () => {
   assert.equal(Object.getPrototypeOf(cause.value), Error.prototype);
 });
 
+test("an inherited cause that is text with the key: a copy whose cause is scrubbed", async () => {
+  const proto = Object.create(TypeError.prototype, {
+    cause: { get: () => `connect ${LEAK}` },
+  });
+  const thrown = Object.create(proto, {
+    message: { value: "fetch failed", writable: true, configurable: true },
+  });
+  const handed = await handedOut(thrown);
+  assert.notEqual(handed, thrown, "a copy: the getter would still say it");
+  assert.equal(handed.cause, `connect ${CLEAN}`);
+  assert.equal(handed.message, "fetch failed");
+});
+
 test("cycles through cause and errors end at the error itself", async () => {
   const thrown: Loose = new Error(`loop ${LEAK}`);
   thrown.cause = thrown;

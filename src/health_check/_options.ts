@@ -21,13 +21,13 @@ export interface HealthCheckSettings {
 export const HEALTH_CHECK_PATH = "models";
 
 const SPEC: Spec<HealthCheckSettings> = {
-  path: [relativePath, HEALTH_CHECK_PATH, 1],
+  path: [relativePath, HEALTH_CHECK_PATH, true],
   interval: [ms, 30_000],
   timeout: [ms, 5_000],
   jitter: [
     rule<number>((v) => isNumber(v) && v >= 0 && v < 1, "a number in [0, 1)"),
     0.1,
-    1,
+    true,
   ],
 };
 

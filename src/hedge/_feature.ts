@@ -22,7 +22,7 @@ export function resolveHedge(
           ? v.map((m: string) => m.toUpperCase())
           : expected(f, "an array of method names", v),
       ["GET", "HEAD", "OPTIONS"],
-      1,
+      true,
     ],
   }, true)(value, field, {});
 }

@@ -15,8 +15,8 @@ export function resolveRetryBudget(
   field: string,
 ): RetryBudgetSettings | false {
   return section<RetryBudgetSettings>({
-    ratio: [range(0, 100, "a finite number"), 0.5, 1],
-    maxTokens: [range(1, 10_000, "an integer"), 10, 1],
+    ratio: [range(0, 100, "a finite number"), 0.5, true],
+    maxTokens: [range(1, 10_000, "an integer"), 10, true],
   }, true)(value, field, {});
 }
 
