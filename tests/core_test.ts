@@ -369,3 +369,23 @@ test("core: what a feature is handed — its host, attempt view and outcomes —
     assert.equal(leak, undefined, leak && `${secret} at ${leak.path}`);
   }
 });
+
+test("core: a clock that reads before the epoch (or 0) benches nothing at the start", async () => {
+  using regions = mockRegions(["a", "b"]);
+  for (const start of [Date.UTC(1900, 0, 1), 0]) {
+    const clock = new ManualClock(start);
+    using pool = createPool({
+      endpoints: endpointsFor(["a", "b"]),
+      clock,
+      strategy: "priority",
+    });
+    assert.deepEqual(pool.status().map((s) => s.state), ["healthy", "healthy"]);
+    const response = await bounded(
+      "a call at once",
+      2_000,
+      () => pool.fetch("models"),
+    );
+    assert.equal(await regionOf(response), "a");
+  }
+  assert.deepEqual(regions.counts(), { a: 2, b: 0 });
+});
