@@ -18,10 +18,11 @@ import { gzipSync } from "node:zlib";
 /**
  * Budgets, gzipped bytes. Issue 11 targets `createPool` ≤ 5 KiB and
  * `createFailover` ≤ 8 KiB over ky; measured at the redesign, the core is
- * 15.40 KiB and createFailover adds 16.56 KiB over ky (15.75 KiB before the
+ * 15.48 KiB and createFailover adds 16.92 KiB over ky (15.75 KiB before the
  * redesign, when nothing could be left out: the feature interface, the
  * per-feature option checks and the Response subclass of the stream watch
- * cost 0.8 KiB). The features are out of the core's bundle now (each adds
+ * cost 0.8 KiB, and `ky-failover` re-exporting the core — `createPool` and
+ * all — 0.4). The features are out of the core's bundle now (each adds
  * 0.13–0.41 KiB when imported); what fills the core is the rules every call
  * needs and their precise messages: key redaction (`_redact`), option
  * validation (`_options`, `_validate`), the request normaliser, the stream
@@ -31,7 +32,7 @@ import { gzipSync } from "node:zlib";
  */
 export const BUDGETS = {
   core: 15.75 * 1024,
-  failoverOverKy: 17 * 1024,
+  failoverOverKy: 17.25 * 1024,
 };
 const TARGETS = { core: 5 * 1024, failoverOverKy: 8 * 1024 };
 

@@ -52,7 +52,13 @@ export async function exchange(
   const own = endpoint.secretHeaders();
   let headers: HeadersInit;
   if (!(init.headers instanceof Headers)) {
-    headers = { ...init.headers, ...own };
+    const record: HeaderRecord = { ...(init.headers as HeaderRecord), ...own };
+    // Node's fetch reads a record of headers into a plain object, where a
+    // header named `__proto__` would set its prototype and be lost: such a
+    // record goes as [name, value] pairs.
+    headers = Object.hasOwn(record, "__proto__")
+      ? Object.entries(record)
+      : record;
   } else {
     const copy = new Headers(init.headers);
     for (const [key, value] of Object.entries(own)) copy.set(key, value);

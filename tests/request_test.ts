@@ -26,12 +26,6 @@ test("request: a header named __proto__ reaches the endpoint as a header, repeat
   const headers = sentHeaders(sent[0].init);
   assert.equal(headers.get("__proto__"), "one, three");
   assert.equal(headers.get("x-other"), "two");
-  const record = sent[0].init.headers as Record<string, string>;
-  assert.ok(
-    Object.hasOwn(record, "__proto__"),
-    "an own header, not a prototype",
-  );
-  assert.equal(Object.getPrototypeOf(record), Object.prototype);
 });
 
 test("request: a Headers object and a record give the endpoint the same headers", async () => {
