@@ -125,7 +125,11 @@ export class Breaker {
   record(
     health: Health,
     now: number,
-    { panic = false, run = 0, baseRate = 0 } = {},
+    { panic = false, run, baseRate }: {
+      panic?: boolean;
+      run: number;
+      baseRate: number;
+    },
   ): void {
     const settings = this.#settings;
     if (settings === false || health === "neutral") return;

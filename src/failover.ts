@@ -22,7 +22,7 @@ import {
   rule,
   type Spec,
 } from "./_validate.ts";
-import { expected, fail, show } from "./_validate.ts";
+import { expected, show } from "./_validate.ts";
 import type { Feature } from "./feature.ts";
 import { healthCheckFeature } from "./health_check/_feature.ts";
 import {
@@ -109,24 +109,16 @@ const STRATEGIES = ["round-robin", "weighted", "priority", "least-latency"];
 /** The core's fields, then the preset's. */
 const PRESET_OPTIONS: Spec<PresetOptions> = {
   ...POOL_OPTIONS,
+  // weighted() itself refuses a pool without a weight > 0, when it attaches.
   strategy: [
-    (v, field, out) => {
-      if (!isFunction(v) && !STRATEGIES.includes(v as string)) {
-        expected(field, `${STRATEGIES.map(show).join(", ")} or a function`, v);
-      }
-      if (
-        v === "weighted" &&
-        (out.endpoints as ResolvedOptions["endpoints"]).every((e) =>
-          e.weight === 0
-        )
-      ) {
-        fail(
-          "options.endpoints",
-          "need at least one weight > 0 for the weighted strategy",
-        );
-      }
-      return v as Strategy;
-    },
+    (v, field) =>
+      isFunction(v) || STRATEGIES.includes(v as string)
+        ? v as Strategy
+        : expected(
+          field,
+          `${STRATEGIES.map(show).join(", ")} or a function`,
+          v,
+        ),
     "round-robin",
     true,
   ],

@@ -20,6 +20,7 @@ import { hedge } from "ky-failover/hedge";
 import { retryBudget } from "ky-failover/retry-budget";
 import { weighted } from "ky-failover/weighted";
 import { leastLatency } from "ky-failover/least-latency";
+import { createFailover, type FailoverOptions } from "ky-failover";
 
 const NAMES = ["primary", "hk", "sg"];
 
@@ -388,4 +389,141 @@ test("core: a clock that reads before the epoch (or 0) benches nothing at the st
     assert.equal(await regionOf(response), "a");
   }
   assert.deepEqual(regions.counts(), { a: 2, b: 0 });
+});
+
+test("core: null means the default for every option that says so, in the core, the preset and each feature", async () => {
+  using regions = mockRegions(["a", "b"]);
+  using pool = createPool({
+    endpoints: endpointsFor(
+      ["a", "b"],
+      () => ({ healthCheck: { path: null } }),
+    ),
+    strategy: null,
+    authFailure: null,
+    breaker: null,
+    rateLimit: null,
+    middleware: null,
+    clock: null,
+    features: null,
+  } as unknown as PoolOptions);
+  assert.equal((await pool.fetch("models")).status, 200);
+  using api = createFailover({
+    endpoints: endpointsFor(["a", "b"]),
+    clock: new ManualClock(),
+    strategy: null,
+    breaker: { failureThreshold: null },
+    retryBudget: { ratio: null, maxTokens: null },
+    healthCheck: { path: null, jitter: null, interval: 60_000 },
+    hedge: { delay: 100, methods: null },
+  } as unknown as FailoverOptions);
+  assert.equal((await api.fetch("models")).status, 200);
+  const features = [
+    healthCheck({ path: null, jitter: null } as never),
+    retryBudget({ ratio: null, maxTokens: null } as never),
+    hedge({ delay: 100, methods: null } as never),
+  ];
+  assert.deepEqual(features.map((f) => f.name), [
+    "health-check",
+    "retry-budget",
+    "hedge",
+  ]);
+  assert.equal(regions.counts().a + regions.counts().b, 2);
+});
+
+test("core: options.features must be an array of features", () => {
+  assert.throws(
+    () => core({ features: {} as never }),
+    /options\.features must be an array of features, got an object/,
+  );
+});
+
+test("core: a strategy's pick — a feature's undefined leaves it to round-robin; a name not among the candidates is an error naming who said it", async () => {
+  using regions = mockRegions(["a", "b", "c"]);
+  const choosing = (answer: string | undefined): Feature => ({
+    name: "choosing",
+    attach: () => ({ pick: () => answer }),
+  });
+  using rotating = createPool({
+    endpoints: endpointsFor(["a", "b", "c"]),
+    clock: new ManualClock(),
+    random: () => 0,
+    features: [choosing(undefined)],
+  });
+  const order: string[] = [];
+  for (let i = 0; i < 4; i++) {
+    order.push(await regionOf(await rotating.fetch("models")));
+  }
+  assert.deepEqual(order, ["a", "b", "c", "a"]);
+  using wrong = createPool({
+    endpoints: endpointsFor(["a", "b", "c"]),
+    clock: new ManualClock(),
+    features: [choosing("z")],
+  });
+  await assert.rejects(
+    wrong.fetch("models"),
+    /the strategy feature returned "z", which is not one of the candidates \(a, b, c\)/,
+  );
+  using strict = createPool({
+    endpoints: endpointsFor(["a", "b", "c"]),
+    clock: new ManualClock(),
+    strategy: () => undefined as unknown as string,
+  });
+  await assert.rejects(
+    strict.fetch("models"),
+    /the strategy function returned undefined, which is not one of the candidates/,
+  );
+  assert.equal(regions.counts().a, 2);
+});
+
+test("core: the host names an unknown endpoint in its TypeError", () => {
+  let host!: FeatureHost;
+  using _ = core({
+    features: [{ name: "host", attach: (h) => (host = h, {}) }],
+  });
+  assert.throws(
+    () => host.probe("nowhere", { path: "models", timeout: 100 }),
+    /ky-failover: no endpoint is named "nowhere"/,
+  );
+  assert.throws(() => host.recoverByProbes("nowhere"), /"nowhere"/);
+});
+
+test("core: onOutcome hears a committed stream that stalls, as the stream's failure", async () => {
+  let controller!: ReadableStreamDefaultController<Uint8Array>;
+  const heard: Outcome[] = [];
+  const clock = new ManualClock();
+  using pool = createPool({
+    endpoints: [{ name: "a", url: "https://a.example.ai/v1", apiKey: "sk-a" }],
+    clock,
+    streamIdleTimeout: 1_000,
+    fetch: () =>
+      Promise.resolve(
+        new Response(
+          new ReadableStream<Uint8Array>({
+            start: (c) => void (controller = c),
+          }),
+          { headers: { "content-type": "text/event-stream" } },
+        ),
+      ),
+    features: [{
+      name: "listen",
+      attach: () => ({ onOutcome: (o) => void heard.push(o) }),
+    }],
+  });
+  const response = await pool.fetch("chat/completions", {
+    method: "POST",
+    body: "{}",
+  });
+  const reading = response.text().catch((e) => e);
+  controller.enqueue(new TextEncoder().encode("data: 1\n\n"));
+  await bounded("the read's timer", 5_000, () => clock.scheduled(1_000));
+  await turns();
+  clock.advance(1_000);
+  await bounded("the stall", 5_000, () => reading);
+  assert.deepEqual(
+    heard.map((o) => [o.source, o.endpoint, o.verdict, o.health, o.at]),
+    [
+      ["attempt", "a", "success", "success", clock.now() - 1_000],
+      ["stream", "a", "failover", "failure", clock.now()],
+    ],
+  );
 });

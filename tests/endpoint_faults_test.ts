@@ -73,6 +73,8 @@ for (const status of [401, 403]) {
     const primary = api.status()[0];
     assert.equal(primary.state, "unauthorized");
     assert.equal(primary.availableAt, until);
+    assert.equal(primary.lastError, `HTTP ${status}: credentials rejected`);
+    assert.equal(primary.lastErrorAt, started);
     assert.equal(primary.failures, 0, "a rejected key is not a failure");
 
     // Fixed, but still benched: no traffic until the bench ends.
