@@ -527,3 +527,39 @@ test("core: onOutcome hears a committed stream that stalls, as the stream's fail
     ],
   );
 });
+
+test("core: a feature sees no verdict for an attempt that sent nothing — the caller aborted while it waited out a rate limit", async () => {
+  using regions = mockRegions(["a"]);
+  regions.set("a", { status: 429, headers: { "retry-after-ms": "5000" } });
+  const verdicts: (string | undefined)[] = [];
+  const clock = new ManualClock();
+  using pool = createPool({
+    endpoints: endpointsFor(["a"]),
+    clock,
+    totalTimeout: 60_000,
+    maxAttempts: 3,
+    features: [{
+      name: "verdicts",
+      attach: () => ({
+        async middleware(ctx, next) {
+          await next();
+          verdicts.push(ctx.verdict);
+        },
+      }),
+    }],
+  });
+  const caller = new AbortController();
+  const call = pool.fetch("models", { signal: caller.signal }).catch((e) => e);
+  await bounded("the rate-limit wait", 5_000, () => clock.scheduled(5_000));
+  caller.abort(new Error("caller gave up"));
+  const error = await bounded("the call", 5_000, () => call);
+  assert.equal(error.message, "caller gave up");
+  assert.deepEqual(verdicts, ["failover", undefined]);
+  assert.deepEqual(regions.counts(), { a: 1 });
+  using preset = createFailover({
+    endpoints: endpointsFor(["a"]),
+    clock: new ManualClock(),
+    retryBudget: null,
+  } as unknown as FailoverOptions);
+  assert.equal(preset.status().length, 1, "retryBudget: null is the default");
+});
