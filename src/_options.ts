@@ -16,6 +16,7 @@ import {
   check,
   expected,
   fail,
+  type Field,
   isFunction,
   isPlainObject,
   ms,
@@ -150,7 +151,20 @@ function headerPair(pair: unknown, field: string): unknown[] {
 /** Most attempts a call may make (and the default's cap for big pools). */
 const MAX_ATTEMPTS = 100;
 
-const STRATEGIES = ["round-robin", "priority"];
+/**
+ * The `strategy` field: one of `names`, or a function; `"round-robin"` by
+ * default (and for `null`).
+ */
+export function strategyField<T>(names: readonly string[]): Field<T> {
+  return [
+    (v, field) =>
+      isFunction(v) || names.includes(v as string)
+        ? v as T
+        : expected(field, `${names.map(show).join(", ")} or a function`, v),
+    "round-robin",
+    true,
+  ];
+}
 
 function endpointSpec(names: Set<unknown>): Spec<CheckedEndpoint> {
   return {
@@ -238,18 +252,7 @@ export const POOL_OPTIONS: Spec<ResolvedOptions> = {
       };
     });
   }],
-  strategy: [
-    (v, field) =>
-      isFunction(v) || STRATEGIES.includes(v as string)
-        ? v as PoolStrategy
-        : expected(
-          field,
-          `${STRATEGIES.map(show).join(", ")} or a function`,
-          v,
-        ),
-    "round-robin",
-    true,
-  ],
+  strategy: strategyField<PoolStrategy>(["round-robin", "priority"]),
   timeout: [msOrFalse, 30_000],
   totalTimeout: [msOrFalse, false],
   streamIdleTimeout: [msOrFalse, 60_000],

@@ -13,16 +13,10 @@ import {
   POOL_OPTIONS,
   type ResolvedOptions,
   resolveOptions,
+  strategyField,
 } from "./_options.ts";
 import { createEngine } from "./_pool.ts";
-import {
-  isFunction,
-  isPlainObject,
-  optional,
-  rule,
-  type Spec,
-} from "./_validate.ts";
-import { expected, show } from "./_validate.ts";
+import { isPlainObject, optional, rule, type Spec } from "./_validate.ts";
 import type { Feature } from "./feature.ts";
 import { healthCheckFeature } from "./health_check/_feature.ts";
 import {
@@ -104,24 +98,16 @@ interface PresetOptions extends Omit<ResolvedOptions, "strategy"> {
   kyOptions: KyOptions | undefined;
 }
 
-const STRATEGIES = ["round-robin", "weighted", "priority", "least-latency"];
-
 /** The core's fields, then the preset's. */
 const PRESET_OPTIONS: Spec<PresetOptions> = {
   ...POOL_OPTIONS,
   // weighted() itself refuses a pool without a weight > 0, when it attaches.
-  strategy: [
-    (v, field) =>
-      isFunction(v) || STRATEGIES.includes(v as string)
-        ? v as Strategy
-        : expected(
-          field,
-          `${STRATEGIES.map(show).join(", ")} or a function`,
-          v,
-        ),
+  strategy: strategyField<Strategy>([
     "round-robin",
-    true,
-  ],
+    "weighted",
+    "priority",
+    "least-latency",
+  ]),
   healthCheck: [resolveHealthCheck, false],
   retryBudget: [resolveRetryBudget, {}, true],
   hedge: [resolveHedge, false],
