@@ -59,14 +59,14 @@ export function attemptRunner(
       controller.abort(new AttemptTimeoutError(target.name, timeout as number))
     );
     const trial = target.breaker.takeTrial();
-    let sent = false;
     try {
       await request(ctx);
-      sent = true;
+    } catch (error) {
+      call.onAbort.delete(ctx);
+      throw error;
     } finally {
       if (deadline !== undefined) deadlines!.clear(deadline);
       if (trial) target.breaker.endTrial();
-      if (!sent) call.onAbort.delete(ctx);
     }
     const runBefore = settleAttempt(state, ctx, selection.panic);
     if (ctx.verdict === "success" || ctx.verdict === "final") {

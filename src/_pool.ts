@@ -12,6 +12,7 @@ import {
   type Attempt,
   type Call,
   type CallRequest,
+  cancelBody,
 } from "./_call.ts";
 import type { Endpoint } from "./_endpoint.ts";
 import { attemptRunner } from "./_attempt.ts";
@@ -77,7 +78,7 @@ export function createEngine(options: ResolvedOptions): Engine {
   function finish(call: Call, last: Attempt | undefined): Response {
     const abortReason = call.abortReason;
     if (call.abortKind === "caller" || call.abortKind === "closed") {
-      if (last?.response) last.response.body?.cancel().catch(() => {});
+      if (last?.response) cancelBody(last.response);
       throw call.abortKind === "caller" ? abortReason : new ClosedError();
     }
     const durationMs = clock.now() - call.startedAt;
