@@ -100,7 +100,7 @@ for (const [name, read, expected] of READERS) {
   });
 }
 
-test("a watched body's clone() reads the same bytes as the original, both watched", async () => {
+test("a watched body's clone() reads the same bytes as the original", async () => {
   const answer = writable("text/event-stream");
   using api = committedPool(() => answer.response).api;
   const response = await api.fetch("chat/completions", {
