@@ -1,12 +1,15 @@
 // One attempt, from choosing its endpoint to settling what it got:
 //
 //   features' middleware (retry budget …)
-//   → health gate: the candidates (may wait out a rate limit)
-//   → picker: the endpoint
+//   → health gate: the candidates the call's route accepts (may wait out
+//     a rate limit)
+//   → picker: the endpoint; the route's body for it (a model rewritten)
 //   → per-attempt timeout armed, the breaker's half-open trial taken
 //   → user middleware → buffer step → transport (the request)
+//   → features' rulings on a final answer (`_answers.ts`)
 //   → timeout and trial released, the result settled (`_outcome.ts`),
-//     a committed answer's body watched (`_stream_watch.ts`).
+//     a committed answer's body watched (`_stream_watch.ts`) and shown to
+//     features' observers.
 //
 // The per-attempt timeout aborts the attempt's signal when `timeout` ms pass
 // without an answer (for an answer the buffer step reads whole: its last
@@ -15,6 +18,7 @@
 // returned answer stays linked to the call, so cancelling the caller's
 // signal still cancels its body download.
 
+import { type Judge, type Observe, observersOf, ruleOn } from "./_answers.ts";
 import type { Attempt } from "./_call.ts";
 import { compose, type Handler } from "./_chain.ts";
 import { bufferBody } from "./_buffer.ts";
@@ -30,10 +34,14 @@ import { AttemptTimeoutError } from "./errors.ts";
 /** Builds the attempt procedure of a pool. */
 export function attemptRunner(
   state: PoolState,
-  { picker, around }: {
+  { picker, around, judges, observes }: {
     picker: Picker;
     /** Features' middleware, outermost first, around everything. */
     around: readonly Handler<Attempt>[];
+    /** Features' rulings on final answers, in order. */
+    judges: readonly Judge[];
+    /** Features' observers of returned bodies, in order. */
+    observes: readonly Observe[];
   },
 ): (ctx: Attempt) => Promise<void> {
   const { timeout, middleware } = state.options;
@@ -50,6 +58,9 @@ export function attemptRunner(
     if (selection === undefined) return;
     const target = picker(selection.candidates, ctx);
     aim(state, ctx, target);
+    const sends = ctx.call.route?.attempt(target.name);
+    ctx.body = sends?.body;
+    ctx.model = sends?.model;
 
     const controller = new AbortController();
     ctx.arm(controller);
@@ -61,6 +72,7 @@ export function attemptRunner(
     const trial = target.breaker.takeTrial();
     try {
       await request(ctx);
+      if (judges.length > 0) await ruleOn(state, ctx, judges);
     } catch (error) {
       call.onAbort.delete(ctx);
       throw error;
@@ -70,7 +82,7 @@ export function attemptRunner(
     }
     const runBefore = settleAttempt(state, ctx, selection.panic);
     if (ctx.verdict === "success" || ctx.verdict === "final") {
-      watch(ctx, runBefore);
+      watch(ctx, runBefore, observersOf(ctx, observes));
     } else {
       call.onAbort.delete(ctx);
     }

@@ -120,8 +120,9 @@ export function bufferBody(state: PoolState): Handler<Attempt> {
         return;
       }
     }
-    ctx.response = rebuilt(response, concat(chunks, size), response.url);
-    ctx.buffered = true;
+    const bytes = concat(chunks, size);
+    ctx.response = rebuilt(response, bytes, response.url);
+    ctx.read = { response: ctx.response, bytes };
   }
 
   return async (ctx, next) => {

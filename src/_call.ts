@@ -4,6 +4,8 @@
 
 import type { Endpoint } from "./_endpoint.ts";
 import type { HeaderRecord } from "./_headers.ts";
+import type { CallView, Route } from "./_route.ts";
+import type { Ruling } from "./feature.ts";
 import type { AttemptRecord, EndpointInfo, Health, Verdict } from "./types.ts";
 
 /** Why the call-level signal was aborted. */
@@ -53,6 +55,10 @@ export interface Call {
   readonly attempts: AttemptRecord[];
   /** Why no further attempt could be made, when that ended the call. */
   exhaustedReason: string | undefined;
+  /** Where features let the call go, when a feature routes it. */
+  route: Route | undefined;
+  /** The call as features see it, once one asked. */
+  view: CallView | undefined;
 }
 
 let never: AbortSignal | undefined;
@@ -85,14 +91,20 @@ export class Attempt implements Cancellable {
   health: Health = "neutral";
   /** The endpoint rejected its own credentials (401 / 403). */
   unauthorized = false;
-  /** The body was read whole inside the attempt (see `_buffer.ts`). */
-  buffered = false;
   /** Another attempt of the call won; this one was cancelled. */
   superseded = false;
   /** Time from sending to the answer or error, in ms. */
   durationMs = 0;
   /** Clock time the transport got its answer or error. */
   finishedAt: number | undefined = undefined;
+  /** The body sent to this attempt's endpoint, when a route rewrote it. */
+  body: string | undefined = undefined;
+  /** The model this attempt's endpoint was sent, when a route named it. */
+  model: string | undefined = undefined;
+  /** A feature's ruling that turned a final answer into a failover. */
+  ruling: Ruling | undefined = undefined;
+  /** A body read whole (see `_buffer.ts`): its bytes, and the Response over them. */
+  read: { response: Response; bytes: Uint8Array } | undefined = undefined;
 
   constructor(call: Call, attempt: number, hedge = false) {
     this.call = call;
@@ -119,6 +131,14 @@ export class Attempt implements Cancellable {
 
   get method(): string {
     return this.call.request.method;
+  }
+
+  /** The bytes of `response` when the pool read it whole (a middleware may have replaced it since). */
+  get bytes(): Uint8Array | undefined {
+    const read = this.read;
+    return read !== undefined && read.response === this.response
+      ? read.bytes
+      : undefined;
   }
 
   get path(): string {

@@ -10,11 +10,19 @@ import type { FeaturePick } from "./_pick.ts";
 import type { Prober } from "./_probe.ts";
 import type { PoolState } from "./_state.ts";
 import type {
+  BodyObserver,
+  CallRoute,
+  EndpointExtension,
+  ErrorAnswer,
+  FeatureAnswer,
   FeatureAttempt,
+  FeatureCall,
   FeatureHooks,
   FeatureHost,
   FeatureMiddleware,
+  FeatureStatus,
   HedgeRequest,
+  Ruling,
 } from "./feature.ts";
 import type { Verdict } from "./types.ts";
 
@@ -75,6 +83,17 @@ function single(
   return having[0]?.hooks;
 }
 
+/** Every feature's `key` hook, bound, in order. */
+function hooksOf<K extends "route" | "judge" | "observe" | "status">(
+  attached: readonly { hooks: FeatureHooks }[],
+  key: K,
+): NonNullable<FeatureHooks[K]>[] {
+  return attached.flatMap(({ hooks }) => {
+    const hook = hooks[key] as ((...args: never[]) => unknown) | undefined;
+    return hook === undefined ? [] : [hook.bind(hooks)];
+  }) as NonNullable<FeatureHooks[K]>[];
+}
+
 /** What a pool's features bring, gathered. */
 export interface Features {
   /** Their middleware, outermost first. */
@@ -82,8 +101,48 @@ export interface Features {
   pick: FeaturePick | undefined;
   hedgeDelay: ((request: HedgeRequest) => number | undefined) | undefined;
   checkHealth: (() => Promise<void>) | undefined;
+  /** Their `route` hooks, in order. */
+  routes: ((call: FeatureCall) => CallRoute | undefined)[];
+  /** Their `judge` hooks, in order. */
+  judges: ((
+    answer: ErrorAnswer,
+  ) => Ruling | undefined | Promise<Ruling | undefined>)[];
+  /** Their `observe` hooks, in order. */
+  observers: ((answer: FeatureAnswer) => BodyObserver | undefined)[];
+  /** Their `status` hooks, in order. */
+  statuses: ((endpoint: string) => FeatureStatus | undefined)[];
   /** Closes every feature. */
   close(): void;
+}
+
+/** Where to find the feature that reads each endpoint extension. */
+const READERS: Record<EndpointExtension, string> = {
+  models: 'models() from "ky-failover/models"',
+  prices:
+    'usage() from "ky-failover/usage" or cheapest() from "ky-failover/cheapest"',
+  budget: 'usage() from "ky-failover/usage"',
+};
+
+/**
+ * Throws when an endpoint sets an option that none of `features` reads:
+ * it would be ignored without a word.
+ */
+function checkExtensionsRead(
+  state: PoolState,
+  attached: readonly { endpointOptions?: readonly string[] | undefined }[],
+): void {
+  const read = new Set(attached.flatMap((f) => f.endpointOptions ?? []));
+  for (const endpoint of state.endpoints) {
+    for (const key of Object.keys(endpoint.config.extensions)) {
+      if (read.has(key)) continue;
+      throw new TypeError(
+        `ky-failover: options.endpoints[${endpoint.index}].${key} needs a ` +
+          `feature that reads it: add ${
+            READERS[key as EndpointExtension]
+          } to options.features`,
+      );
+    }
+  }
 }
 
 /** The host a pool hands its features. */
@@ -100,13 +159,20 @@ function featureHost(state: PoolState, prober: Prober): FeatureHost {
   };
   return {
     endpoints: state.endpoints.map((e) =>
-      Object.freeze({ ...e.info, probes: e.config.healthCheck !== false })
+      Object.freeze({
+        ...e.info,
+        probes: e.config.healthCheck !== false,
+        index: e.index,
+        options: Object.freeze({ ...e.config.extensions }),
+      })
     ),
     clock: state.options.clock,
     random: state.options.random,
     probe: (name, settings) => prober.probe(named(name), settings),
     probing: (name) => prober.probing(named(name)),
     recoverByProbes: (name) => named(name).recoverByProbes(),
+    emit: state.emit,
+    listening: state.listening,
   };
 }
 
@@ -125,6 +191,7 @@ export function attachFeatures(state: PoolState, prober: Prober): Features {
     for (const feature of state.options.features) {
       attached.push({ name: feature.name, hooks: feature.attach(host) });
     }
+    checkExtensionsRead(state, state.options.features);
     const picking = single(attached, "pick");
     const hedging = single(attached, "hedgeDelay");
     const checking = single(attached, "checkHealth");
@@ -145,6 +212,10 @@ export function attachFeatures(state: PoolState, prober: Prober): Features {
       pick: picking && ((candidates, ctx) => picking.pick!(candidates, ctx)),
       hedgeDelay: hedging && ((request) => hedging.hedgeDelay!(request)),
       checkHealth: checking && (() => checking.checkHealth!()),
+      routes: hooksOf(attached, "route"),
+      judges: hooksOf(attached, "judge"),
+      observers: hooksOf(attached, "observe"),
+      statuses: hooksOf(attached, "status"),
       close,
     };
   } catch (error) {

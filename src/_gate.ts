@@ -2,9 +2,12 @@
  * The health gate: decides which endpoints the picker may choose for
  * this attempt.
  *
- * Candidates are the endpoints not yet tried in this call whose breaker lets
- * traffic through and that are not rate-limited, from the best (lowest)
- * priority tier that has any. When none is available:
+ * Candidates are the endpoints not yet tried in this call that its route
+ * accepts (a feature's: the models an endpoint serves, its budget), whose
+ * breaker lets traffic through and that are not rate-limited, from the
+ * best (lowest) priority tier that has any. An endpoint the route refuses
+ * is never tried, not even in panic; when the route refuses every one, the
+ * call ends with the route's reason. When none is available:
  *
  * - if the endpoint that recovers soonest is rate-limited and its wait fits
  *   in what is left of `totalTimeout`, wait for it (the only time a call
@@ -19,8 +22,8 @@
  *   rate-limited past its budget, ends with what it has (the last answer,
  *   or a `FailoverError` that says why).
  *
- * Once every endpoint has been tried and attempts remain (`maxAttempts`),
- * the endpoints become eligible again.
+ * Once every accepted endpoint has been tried and attempts remain
+ * (`maxAttempts`), they become eligible again.
  *
  * @module
  */
@@ -38,14 +41,32 @@ function soonestFirst(now: number) {
 
 /**
  * Whether `endpoint` may take `call`'s next attempt without panic: not yet
- * tried in this call, and available (breaker, benches, probes).
+ * tried in this call, accepted by the call's route, and available
+ * (breaker, benches, probes).
  */
 export function isCandidate(
   call: Call,
   endpoint: Endpoint,
   now: number,
 ): boolean {
-  return !call.tried.has(endpoint.name) && endpoint.isAvailable(now);
+  return !call.tried.has(endpoint.name) &&
+    (call.route?.accepts(endpoint.name) ?? true) && endpoint.isAvailable(now);
+}
+
+/**
+ * The endpoints `call`'s route accepts (all without one); when that is
+ * none, `undefined` with the call's `exhaustedReason` set.
+ */
+function eligible(
+  state: PoolState,
+  call: Call,
+): readonly Endpoint[] | undefined {
+  const route = call.route;
+  if (route === undefined) return state.endpoints;
+  const accepted = state.endpoints.filter((e) => route.accepts(e.name));
+  if (accepted.length > 0) return accepted;
+  call.exhaustedReason = route.refusal(state.endpoints.map((e) => e.name));
+  return undefined;
 }
 
 /** Why each endpoint is out, e.g. `hk: open for 5000 ms, sg: rate-limited for 800 ms`. */
@@ -83,14 +104,19 @@ export async function gate(
     }
     const now = clock.now();
     for (const endpoint of state.endpoints) endpoint.breaker.refresh(now);
-    if (call.tried.size >= state.endpoints.length) call.tried.clear();
+    const endpoints = eligible(state, call);
+    if (endpoints === undefined) {
+      ctx.verdict = "exhausted";
+      return undefined;
+    }
+    if (endpoints.every((e) => call.tried.has(e.name))) call.tried.clear();
 
     for (const tier of state.tiers) {
       const candidates = tier.filter((e) => isCandidate(call, e, now));
       if (candidates.length > 0) return { candidates, panic: false };
     }
 
-    const untried = state.endpoints.filter((e) => !call.tried.has(e.name))
+    const untried = endpoints.filter((e) => !call.tried.has(e.name))
       .sort(soonestFirst(now));
     const soonest = untried[0];
     const limitedUntil = soonest.benchedUntil("rate-limited");

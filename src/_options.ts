@@ -3,7 +3,7 @@
 
 import type { BreakerSettings } from "./_breaker.ts";
 import { systemClock } from "./clock.ts";
-import type { Feature } from "./feature.ts";
+import type { EndpointExtension, Feature } from "./feature.ts";
 import type { PoolOptions } from "./pool_types.ts";
 import type {
   Clock,
@@ -74,6 +74,11 @@ export interface ResolvedEndpoint {
    * no `healthCheck`.
    */
   healthCheck: { path: string | undefined } | false | undefined;
+  /**
+   * The options it was given that features read (`models`, `prices`,
+   * `budget`), as given: those features check them.
+   */
+  extensions: Partial<Record<EndpointExtension, unknown>>;
 }
 
 /** An endpoint after its fields are checked, before it is resolved. */
@@ -85,7 +90,13 @@ interface CheckedEndpoint {
   priority: number;
   weight: number;
   healthCheck: { path: string | undefined } | false | undefined;
+  models: unknown;
+  prices: unknown;
+  budget: unknown;
 }
+
+/** A feature's endpoint option: kept as given, for the feature to check. */
+const asGiven: Field<unknown> = [(v) => v];
 
 /** An HTTP token (RFC 9110 §5.6.2), what a header name must be. */
 const TOKEN = /^[!#$%&'*+\-.^_`|~0-9A-Za-z]+$/;
@@ -220,6 +231,9 @@ function endpointSpec(names: Set<unknown>): Spec<CheckedEndpoint> {
         section({ path: [optional(relativePath), undefined, true] }, true),
       ),
     ],
+    models: asGiven,
+    prices: asGiven,
+    budget: asGiven,
   };
 }
 
@@ -231,8 +245,20 @@ export const POOL_OPTIONS: Spec<ResolvedOptions> = {
     }
     const spec = endpointSpec(new Set());
     return v.map((raw, i) => {
-      const { name, url, apiKey, headers, priority, weight, healthCheck } =
-        check(raw, spec, `${field}[${i}]`);
+      const {
+        name,
+        url,
+        apiKey,
+        headers,
+        priority,
+        weight,
+        healthCheck,
+        ...given
+      } = check(raw, spec, `${field}[${i}]`);
+      const extensions: ResolvedEndpoint["extensions"] = {};
+      for (const [key, value] of Object.entries(given)) {
+        if (value != null) extensions[key as EndpointExtension] = value;
+      }
       const path = url.pathname.replace(/\/+$/, "");
       return {
         name,
@@ -249,6 +275,7 @@ export const POOL_OPTIONS: Spec<ResolvedOptions> = {
           ]
           : headers,
         healthCheck: healthCheck as ResolvedEndpoint["healthCheck"],
+        extensions,
       };
     });
   }],

@@ -5,7 +5,12 @@
 // rejected key), its statistics. Then features hear of it (`onOutcome`).
 
 import type { Attempt } from "./_call.ts";
-import { judgeAnswer, judgeError, judgeProbe } from "./_classify.ts";
+import {
+  judgeAnswer,
+  judgeError,
+  type Judgement,
+  judgeProbe,
+} from "./_classify.ts";
 import type { Endpoint } from "./_endpoint.ts";
 import { retryDelay } from "./_retry_after.ts";
 import type { PoolState } from "./_state.ts";
@@ -64,6 +69,17 @@ function benchForAuth(
   });
 }
 
+/**
+ * A feature ruled that a final answer fails over: this endpoint cannot
+ * serve this call (a model it lacks, a prompt too long for it), which
+ * says nothing of its health.
+ */
+const RULED: Judgement = {
+  verdict: "failover",
+  health: "neutral",
+  unauthorized: false,
+};
+
 /** Tells the features, if any listens, what an endpoint's result was. */
 function tell(state: PoolState, outcome: () => Outcome): void {
   const listeners = state.outcomeListeners;
@@ -85,6 +101,8 @@ function record(state: PoolState, ctx: Attempt, panic: boolean): void {
   };
   if (ctx.response !== undefined) entry.status = ctx.response.status;
   else entry.error = ctx.error;
+  if (ctx.model !== undefined) entry.model = ctx.model;
+  if (ctx.ruling !== undefined) entry.code = ctx.ruling.code;
   ctx.call.attempts.push(entry);
   if (!state.listening) return;
   state.emit({
@@ -97,6 +115,8 @@ function record(state: PoolState, ctx: Attempt, panic: boolean): void {
       ? { error: entry.error }
       : { status: entry.status }),
     durationMs: entry.durationMs,
+    ...(entry.model === undefined ? {} : { model: entry.model }),
+    ...(entry.code === undefined ? {} : { code: entry.code }),
     outcome: ctx.verdict === "failover" && entry.status === 429
       ? "rate-limited"
       : ctx.unauthorized
@@ -121,6 +141,8 @@ export function settleAttempt(
   const response = ctx.response;
   const judgement = response === undefined
     ? judgeError(ctx.call.abortKind !== undefined || ctx.superseded)
+    : ctx.ruling !== undefined
+    ? RULED
     : judgeAnswer(
       response.status,
       response.headers,

@@ -21,6 +21,7 @@ import { type Ending, runAttempts } from "./_loop.ts";
 import type { ResolvedOptions } from "./_options.ts";
 import { createPicker, roundRobin } from "./_pick.ts";
 import { createProber } from "./_probe.ts";
+import { routeCall } from "./_route.ts";
 import { createState } from "./_state.ts";
 import {
   ClosedError,
@@ -66,7 +67,12 @@ export function createEngine(options: ResolvedOptions): Engine {
     featurePick: features.pick,
     rotate,
   });
-  const attempt = attemptRunner(state, { picker, around: features.around });
+  const attempt = attemptRunner(state, {
+    picker,
+    around: features.around,
+    judges: features.judges,
+    observes: features.observers,
+  });
 
   const totalDeadlines = totalTimeout === false
     ? undefined
@@ -160,6 +166,7 @@ export function createEngine(options: ResolvedOptions): Engine {
         status: ctx.response!.status,
         attempts: call.attempts.length,
         durationMs: clock.now() - call.startedAt,
+        ...(ctx.model === undefined ? {} : { model: ctx.model }),
       });
     }
     return ctx.response!;
@@ -203,7 +210,10 @@ export function createEngine(options: ResolvedOptions): Engine {
       tried: new Set(),
       attempts: [],
       exhaustedReason: undefined,
+      route: undefined,
+      view: undefined,
     };
+    call.route = routeCall(features.routes, call);
     const onCallerAbort = () => abortCall(call, "caller", callerSignal!.reason);
     callerSignal?.addEventListener("abort", onCallerAbort, { once: true });
     const deadline = totalDeadlines?.set(() =>
@@ -244,7 +254,15 @@ export function createEngine(options: ResolvedOptions): Engine {
     },
     status() {
       const now = clock.now();
-      return state.endpoints.map((e) => e.status(now));
+      return state.endpoints.map((e) => {
+        const status = e.status(now);
+        for (const of of features.statuses) {
+          const added = of(e.name);
+          if (added?.models !== undefined) status.models = added.models;
+          if (added?.usage !== undefined) status.usage = added.usage;
+        }
+        return status;
+      });
     },
     close() {
       if (closed) return;

@@ -33,6 +33,7 @@ import { scrubError } from "./_redact.ts";
 import { NULL_BODY, rebuilt } from "./_response.ts";
 import type { PoolState } from "./_state.ts";
 import { StreamIdleTimeoutError } from "./errors.ts";
+import type { BodyObserver } from "./feature.ts";
 
 /** The watch of one response body. */
 class Watch {
@@ -42,6 +43,8 @@ class Watch {
   readonly #runBefore: number;
   readonly #timeoutMs: number;
   readonly #deadlines: DeadlineQueue | undefined;
+  /** Features that see each chunk as the caller reads it. */
+  readonly #observers: readonly BodyObserver[];
   #stalled = false;
   /** Why the body failed, once it did: what its readers reject with. */
   failure: { error: unknown } | undefined = undefined;
@@ -50,11 +53,13 @@ class Watch {
     state: PoolState,
     ctx: Attempt,
     runBefore: number,
-    { timeoutMs, deadlines }: {
+    { timeoutMs, deadlines, observers }: {
       timeoutMs: number;
       deadlines: DeadlineQueue | undefined;
+      observers: readonly BodyObserver[];
     },
   ) {
+    this.#observers = observers;
     this.#state = state;
     this.#ctx = ctx;
     this.#runBefore = runBefore;
@@ -142,8 +147,12 @@ class Watch {
         const { done, value } = await this.guard(reader.read());
         if (done) {
           this.end();
+          for (const observer of this.#observers) observer.end();
           controller.close();
-        } else controller.enqueue(value);
+        } else {
+          for (const observer of this.#observers) observer.chunk(value);
+          controller.enqueue(value);
+        }
       },
       cancel: (reason) => {
         this.end();
@@ -195,27 +204,34 @@ for (const name of READERS) {
 
 /**
  * The stream watch of a pool: gives a committed answer (`runBefore`: the
- * run of failures its headers ended) a watched body. With
+ * run of failures its headers ended; `observers`: features that see its
+ * chunks) a watched body. With
  * `streamIdleTimeout: false` the watch still follows the body, without a
  * timer, so that `close()` can end a stream the caller is still reading.
  */
 export function streamWatch(
   state: PoolState,
-): (ctx: Attempt, runBefore: number) => void {
+): (
+  ctx: Attempt,
+  runBefore: number,
+  observers: readonly BodyObserver[],
+) => void {
   const timeoutMs = state.options.streamIdleTimeout;
   const deadlines = timeoutMs === false
     ? undefined
     : state.deadlines(timeoutMs);
-  return (ctx, runBefore) => {
+  return (ctx, runBefore, observers) => {
     const response = ctx.response;
     if (
-      response === undefined || response.body === null || ctx.buffered ||
+      response === undefined || response.body === null ||
+      ctx.bytes !== undefined ||
       ctx.method === "HEAD" || NULL_BODY.includes(response.status) ||
       (ctx.verdict !== "success" && ctx.verdict !== "final")
     ) return;
     const watch = new Watch(state, ctx, runBefore, {
       timeoutMs: timeoutMs || 0,
       deadlines,
+      observers,
     });
     ctx.response = rebuilt(
       response,

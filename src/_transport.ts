@@ -105,7 +105,7 @@ export function transport(state: PoolState): Handler<Attempt> {
       ...request.extras,
       method: request.method,
       headers: ctx.ownHeaders ?? request.headers,
-      body: request.body,
+      body: ctx.body ?? request.body,
       signal: ctx.signal,
     }, true);
     ctx.response = result.response;

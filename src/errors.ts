@@ -389,10 +389,13 @@ export class HedgeCancelledError extends KyFailoverError {
 
 /** Short, key-free description of an attempt's result, e.g. `HTTP 503`. */
 export function describeAttempt(
-  attempt: Pick<AttemptRecord, "status" | "error">,
+  attempt: Pick<AttemptRecord, "status" | "error" | "code">,
 ): string {
-  if (attempt.status !== undefined) return `HTTP ${attempt.status}`;
-  return describeError(attempt.error);
+  if (attempt.status === undefined) return describeError(attempt.error);
+  const code = attempt.code;
+  return code === undefined
+    ? `HTTP ${attempt.status}`
+    : `HTTP ${attempt.status} ${code}`;
 }
 
 /** Short description of an error without its stack. */
@@ -417,7 +420,9 @@ function describeFailure(
       : `all ${attempts.length} attempts failed`);
   if (attempts.length === 0) return `${head}; no request was sent`;
   const list = attempts.map((a) =>
-    `${a.endpoint} → ${describeAttempt(a)} (${Math.round(a.durationMs)} ms)`
+    `${a.endpoint}${a.model === undefined ? "" : ` (${a.model})`} → ${
+      describeAttempt(a)
+    } (${Math.round(a.durationMs)} ms)`
   );
   return `${head}: ${list.join("; ")}`;
 }

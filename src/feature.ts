@@ -32,18 +32,32 @@
  * @module
  */
 
+import type { EndpointModels, EndpointUsage } from "./provider_types.ts";
 import type {
   Clock,
   EndpointInfo,
+  FailoverEvent,
   Outcome,
   PickContext,
   Verdict,
 } from "./types.ts";
 
+/**
+ * The endpoint options that belong to features rather than to the core:
+ * an endpoint that sets one needs a feature that reads it.
+ */
+export type EndpointExtension = "models" | "prices" | "budget";
+
 /** An opt-in capability of a pool; see the module documentation. */
 export interface Feature {
   /** Names the feature in error messages. */
   readonly name: string;
+  /**
+   * The endpoint options this feature reads (see
+   * {@linkcode FeatureEndpoint.options}). An endpoint that sets one that no
+   * feature of its pool reads makes the pool throw a `TypeError`.
+   */
+  readonly endpointOptions?: readonly EndpointExtension[] | undefined;
   /** Joins one pool: called once, when the pool is created. */
   attach(host: FeatureHost): FeatureHooks;
 }
@@ -81,8 +95,132 @@ export interface FeatureHooks {
    * (its path, its timeout). At most one feature of a pool may.
    */
   checkHealth?(): Promise<void>;
+  /**
+   * Once per call, before its first attempt: which endpoints may take it,
+   * and what each attempt sends (see {@linkcode CallRoute}); `undefined`
+   * for a call this feature leaves alone.
+   */
+  route?(call: FeatureCall): CallRoute | undefined;
+  /**
+   * Rules on an answer the pool would return as it is — a 4xx it does not
+   * fail over (400, 404, 422 …) — before the call takes it: return a
+   * {@linkcode Ruling} to fail over instead. The first feature to rule
+   * wins.
+   */
+  judge?(
+    answer: ErrorAnswer,
+  ): Ruling | undefined | Promise<Ruling | undefined>;
+  /**
+   * Watches the body of an answer the call returns (2xx, or a final
+   * answer): return an observer to see its bytes as the caller reads them
+   * — never delayed, never buffered — or `undefined`.
+   */
+  observe?(answer: FeatureAnswer): BodyObserver | undefined;
+  /** What this feature adds to an endpoint's `status()`. */
+  status?(endpoint: string): FeatureStatus | undefined;
   /** Stops the feature's timers and work: the pool is closing. */
   close?(): void;
+}
+
+/** A call as features see it, before its first attempt: key-free. */
+export interface FeatureCall {
+  /** HTTP method, upper-case. */
+  readonly method: string;
+  /** Path and query relative to the endpoints' base URL. */
+  readonly path: string;
+  /**
+   * The body as text — when it is text or bytes (a JSON body from ky, the
+   * OpenAI SDK or `JSON.stringify`) — or `undefined` (no body, a stream,
+   * form data …). Read once, on first use.
+   */
+  text(): string | undefined;
+  /** The body parsed as JSON, or `undefined` when it is not JSON. */
+  json(): unknown;
+  /** The model the caller asked for: the JSON body's top-level `model`. */
+  readonly model: string | undefined;
+}
+
+/** Where a call may go, and what each attempt of it sends. */
+export interface CallRoute {
+  /**
+   * Whether `endpoint` may take the call's next attempt; asked before
+   * each. An endpoint no route accepts gets no attempt of the call — not
+   * even as a last resort.
+   */
+  accepts?(endpoint: string): boolean;
+  /**
+   * Why the call cannot go anywhere, when `accepts` turned every endpoint
+   * left down: the call fails with it (before any request, when it is the
+   * first attempt).
+   */
+  refusal?(): string;
+  /**
+   * What an attempt to `endpoint` sends: a `body` in place of the
+   * caller's (which is never changed), and the `model` it names (shown in
+   * attempt records and events). The first route that has it decides.
+   */
+  attempt?(endpoint: string): AttemptRequest | undefined;
+}
+
+/** What one attempt sends in place of the call's; see {@linkcode CallRoute.attempt}. */
+export interface AttemptRequest {
+  /** The body sent to this endpoint; `undefined`: the caller's. */
+  readonly body?: string | undefined;
+  /** The model this endpoint is sent. */
+  readonly model?: string | undefined;
+}
+
+/** An answer as features see it: key-free. */
+export interface FeatureAnswer {
+  /** The endpoint that answered. */
+  readonly endpoint: string;
+  /** 1-based number of the attempt inside its call. */
+  readonly attempt: number;
+  /** The call. */
+  readonly call: FeatureCall;
+  /** The model the endpoint was sent, when the body named one. */
+  readonly model: string | undefined;
+  /** HTTP status. */
+  readonly status: number;
+  /** Response headers. */
+  readonly headers: Headers;
+}
+
+/** An answer a feature may rule on; see {@linkcode FeatureHooks.judge}. */
+export interface ErrorAnswer extends FeatureAnswer {
+  /**
+   * The body as text, from a copy — the caller's answer keeps its body —
+   * when the pool read it whole (any non-stream answer up to
+   * `bufferLimit`); otherwise `undefined`.
+   */
+  text(): Promise<string | undefined>;
+}
+
+/** A feature's ruling on an answer: fail over, neutral for its endpoint's health. */
+export interface Ruling {
+  /** Try another endpoint. */
+  readonly verdict: "failover";
+  /**
+   * Why, as attempt records, events and errors show it (e.g.
+   * `"model_not_found"`).
+   */
+  readonly code: string;
+}
+
+/** Sees an answer's body as it is read; see {@linkcode FeatureHooks.observe}. */
+export interface BodyObserver {
+  /** The next bytes, as they reach the caller. */
+  chunk(bytes: Uint8Array): void;
+  /** The whole body was read. (A body cancelled or broken never ends.) */
+  end(): void;
+}
+
+/** What features add to an endpoint's `status()`. */
+export interface FeatureStatus {
+  /** See {@linkcode EndpointModels}. */
+  readonly models?: EndpointModels;
+  /** See {@linkcode EndpointUsage}. */
+  readonly usage?: EndpointUsage;
 }
 
 /** The request a hedging feature decides on. */
@@ -124,6 +262,13 @@ export type FeatureMiddleware = (
 export interface FeatureEndpoint extends EndpointInfo {
   /** Whether health probes may go to it (its `healthCheck` is not `false`). */
   readonly probes: boolean;
+  /** Its position in `options.endpoints`, for error messages. */
+  readonly index: number;
+  /**
+   * The feature options it was given (see {@linkcode EndpointExtension}),
+   * as given: the feature that reads one checks it.
+   */
+  readonly options: Readonly<Partial<Record<EndpointExtension, unknown>>>;
 }
 
 /** Settings of one health probe. */
@@ -158,4 +303,8 @@ export interface FeatureHost {
    * probes that pass, not through half-open trials of user traffic.
    */
   recoverByProbes(endpoint: string): void;
+  /** Reports an event through the pool's `onEvent` (a no-op without one). */
+  emit(event: FailoverEvent): void;
+  /** Whether the pool has an `onEvent`, to skip building events nobody reads. */
+  readonly listening: boolean;
 }

@@ -6,6 +6,14 @@
  * @module
  */
 
+import type {
+  BudgetOptions,
+  EndpointModels,
+  EndpointUsage,
+  ModelsOption,
+  Prices,
+} from "./provider_types.ts";
+
 /**
  * One endpoint of the pool: a region or a provider that speaks the same API.
  *
@@ -58,6 +66,26 @@ export interface EndpointOptions {
    * then recovers through user traffic (one half-open trial at a time).
    */
   healthCheck?: EndpointHealthCheckOptions | false | undefined;
+  /**
+   * The models this endpoint serves: a list, or a map from the model the
+   * caller asks for to this endpoint's own name for it. Absent: any model,
+   * under the name asked for. Read by the `models()` feature (on in
+   * `createFailover`): a call goes only to endpoints that serve its model,
+   * and the JSON body's `model` is rewritten for each.
+   */
+  models?: ModelsOption | undefined;
+  /**
+   * What tokens cost on this endpoint, by model (over the pool's
+   * `prices`: a relay and the vendor charge differently). Read by the
+   * `usage()` and `cheapest()` features.
+   */
+  prices?: Prices | undefined;
+  /**
+   * A spending limit: once this endpoint spent `usd` within the last
+   * `window` ms it takes no call until the window moves on. Read by the
+   * `usage()` feature.
+   */
+  budget?: BudgetOptions | undefined;
 }
 
 /**
@@ -240,6 +268,10 @@ export interface EndpointStatus {
   lastCheckAt: number | undefined;
   /** Clock time when an open or rate-limited endpoint becomes available again. */
   availableAt: number | undefined;
+  /** Its models, with the `models()` feature. */
+  models?: EndpointModels;
+  /** Its tokens, cost and budget, with the `usage()` feature. */
+  usage?: EndpointUsage;
 }
 
 /** One attempt of a call, as kept in {@linkcode FailoverError.attempts} and events. */
@@ -252,6 +284,13 @@ export interface AttemptRecord {
   error?: unknown;
   /** Time from sending to response headers (or failure), in ms. */
   durationMs: number;
+  /** The model the endpoint was sent (the body's `model`, as rewritten for it). */
+  model?: string;
+  /**
+   * The error code that made an answer fail over when its status alone
+   * would not have, e.g. `"model_not_found"`.
+   */
+  code?: string;
 }
 
 /**
@@ -322,6 +361,10 @@ export type FailoverEvent =
     outcome: AttemptOutcome;
     /** The endpoint was tried although unavailable, because nothing else was. */
     panic: boolean;
+    /** The model it was sent, when the body named one. */
+    model?: string;
+    /** The error code that made it fail over (see {@linkcode AttemptRecord.code}). */
+    code?: string;
   }
   | {
     /** A call moves from a failed endpoint to another one. */
@@ -404,6 +447,47 @@ export type FailoverEvent =
     status: number;
     attempts: number;
     durationMs: number;
+    /** The model it was sent, when the body named one. */
+    model?: string;
+  }
+  | {
+    /**
+     * An endpoint answered that it does not have a model (the `models()`
+     * feature): it gets no call for that model from now on.
+     */
+    type: "model-not-found";
+    endpoint: string;
+    /** The model the caller asked for. */
+    model: string;
+    /** The name it was sent under. */
+    sent: string;
+  }
+  | {
+    /** An answered call's tokens and cost (the `usage()` feature). */
+    type: "usage";
+    endpoint: string;
+    /** The model as it was sent (`undefined`: the body named none). */
+    model: string | undefined;
+    inputTokens: number;
+    cachedInputTokens: number;
+    outputTokens: number;
+    /** USD; absent when the model has no known price. */
+    costUsd?: number;
+  }
+  | {
+    /**
+     * An endpoint's budget ran out (`exhausted: true`: it takes no call
+     * until `until`) or the window moved on and it takes calls again.
+     */
+    type: "budget";
+    endpoint: string;
+    exhausted: boolean;
+    /** What it spent within the window, in USD. */
+    spentUsd: number;
+    usd: number;
+    windowMs: number;
+    /** While exhausted: clock time it takes calls again. */
+    until?: number;
   }
   | {
     /** A call failed: every attempt failed, or time ran out. */
