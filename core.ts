@@ -87,12 +87,32 @@ export type {
   PoolOptions,
 } from "./src/pool_types.ts";
 export type {
+  AttemptRequest,
+  BodyObserver,
+  CallRoute,
+  EndpointExtension,
+  ErrorAnswer,
   Feature,
+  FeatureAnswer,
   FeatureAttempt,
+  FeatureCall,
   FeatureEndpoint,
   FeatureHooks,
   FeatureHost,
   FeatureMiddleware,
+  FeatureStatus,
   HedgeRequest,
   ProbeOptions,
+  Ruling,
 } from "./src/feature.ts";
+export type {
+  BudgetOptions,
+  BudgetStatus,
+  EndpointModels,
+  EndpointUsage,
+  ModelsOption,
+  Price,
+  Prices,
+  UsageReport,
+  UsageTotals,
+} from "./src/provider_types.ts";

@@ -78,6 +78,10 @@ const FEATURES = [
   ["retry-budget", "retryBudget", "src/retry_budget/mod.js"],
   ["weighted", "weighted", "src/weighted/mod.js"],
   ["least-latency", "leastLatency", "src/least_latency/mod.js"],
+  ["models", "models", "src/models/mod.js"],
+  ["failover-on", "failoverOn", "src/failover_on/mod.js"],
+  ["usage", "usage", "src/usage/mod.js"],
+  ["cheapest", "cheapest", "src/cheapest/mod.js"],
 ] as const;
 
 const kyOnly = await build("ky", 'export { default } from "ky";');

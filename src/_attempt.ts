@@ -61,6 +61,7 @@ export function attemptRunner(
     const sends = ctx.call.route?.attempt(target.name);
     ctx.body = sends?.body;
     ctx.model = sends?.model;
+    if (sends?.model !== undefined) target.noteModel(sends.model);
 
     const controller = new AbortController();
     ctx.arm(controller);

@@ -68,6 +68,7 @@ export class Endpoint {
   #lastError: string | undefined = undefined;
   #lastErrorAt: number | undefined = undefined;
   #lastCheckAt: number | undefined = undefined;
+  #lastModel: string | undefined = undefined;
 
   constructor(
     resolved: ResolvedEndpoint,
@@ -187,6 +188,11 @@ export class Endpoint {
     this.#lastCheckAt = now;
   }
 
+  /** An attempt to this endpoint names `model` in its body. */
+  noteModel(model: string): void {
+    this.#lastModel = model;
+  }
+
   /** A request to this endpoint leaves. */
   sent(): void {
     this.#requests += 1;
@@ -285,6 +291,7 @@ export class Endpoint {
       lastErrorAt: this.#lastErrorAt,
       lastCheckAt: this.#lastCheckAt,
       availableAt: availableAt > now ? availableAt : undefined,
+      lastModel: this.#lastModel,
     };
   }
 }

@@ -20,6 +20,7 @@
 
 import type { Attempt } from "./_call.ts";
 import type { Endpoint } from "./_endpoint.ts";
+import { callView } from "./_route.ts";
 import type { PoolState } from "./_state.ts";
 import { describeAttempt } from "./errors.ts";
 import type {
@@ -81,11 +82,17 @@ function asking(
 ): Picker {
   const stats = statsOf(state);
   return (candidates, ctx) => {
+    const call = ctx.call;
     const chosen = choose(candidates.map((e) => e.info), {
       attempt: ctx.attempt,
-      tried: ctx.call.tried,
+      tried: call.tried,
       random: state.options.random,
       stats,
+      get model() {
+        return callView(call).model;
+      },
+      modelFor: (endpoint) =>
+        call.route?.attempt(endpoint)?.model ?? callView(call).model,
     });
     if (chosen === undefined && !strict) return fallback(candidates, ctx);
     const name = typeof chosen === "string" ? chosen : chosen?.name;

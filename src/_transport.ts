@@ -97,14 +97,33 @@ export async function exchange(
   return { response, error, durationMs, finishedAt };
 }
 
+/**
+ * `headers` without a `content-length`, which a body rewritten for the
+ * endpoint (another model name) would contradict; fetch sets the right one.
+ */
+function withoutLength(
+  headers: HeaderRecord | Headers,
+): HeaderRecord | Headers {
+  if (headers instanceof Headers) {
+    if (!headers.has("content-length")) return headers;
+    const copy = new Headers(headers);
+    copy.delete("content-length");
+    return copy;
+  }
+  if (!Object.hasOwn(headers, "content-length")) return headers;
+  const { "content-length": _, ...rest } = headers;
+  return rest;
+}
+
 /** The innermost step of an attempt: the request to its endpoint. */
 export function transport(state: PoolState): Handler<Attempt> {
   return async (ctx) => {
     const request = ctx.call.request;
+    const headers = ctx.ownHeaders ?? request.headers;
     const result = await exchange(state, ctx.target!, request.path, {
       ...request.extras,
       method: request.method,
-      headers: ctx.ownHeaders ?? request.headers,
+      headers: ctx.body === undefined ? headers : withoutLength(headers),
       body: ctx.body ?? request.body,
       signal: ctx.signal,
     }, true);

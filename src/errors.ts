@@ -419,8 +419,10 @@ function describeFailure(
       ? "the only attempt failed"
       : `all ${attempts.length} attempts failed`);
   if (attempts.length === 0) return `${head}; no request was sent`;
+  // The model each endpoint was sent, when they were not all sent the same.
+  const renamed = new Set(attempts.map((a) => a.model)).size > 1;
   const list = attempts.map((a) =>
-    `${a.endpoint}${a.model === undefined ? "" : ` (${a.model})`} → ${
+    `${a.endpoint}${renamed && a.model ? ` (${a.model})` : ""} → ${
       describeAttempt(a)
     } (${Math.round(a.durationMs)} ms)`
   );

@@ -31,6 +31,7 @@ import {
 } from "./hedge/_feature.ts";
 import type { HedgeOptions } from "./hedge/mod.ts";
 import { leastLatency } from "./least_latency/mod.ts";
+import { models } from "./models/mod.ts";
 import { poolOver, warnMissingKeys } from "./_pool_api.ts";
 import {
   resolveRetryBudget,
@@ -126,6 +127,7 @@ function presetFeatures(options: PresetOptions): Feature[] {
     features.push(healthCheckFeature(options.healthCheck));
   }
   if (options.hedge) features.push(hedgeFeature(options.hedge));
+  features.push(models());
   return [...features, ...options.features];
 }
 

@@ -94,8 +94,6 @@ export interface EndpointModels {
    * (learned), by the name the caller asked for.
    */
   readonly notFound: readonly string[];
-  /** The model it was last sent, as it was sent. */
-  readonly lastSent: string | undefined;
 }
 
 /** Tokens and cost counted for one model, or in total. */

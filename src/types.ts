@@ -193,6 +193,13 @@ export interface PickContext {
   readonly random: () => number;
   /** An endpoint's load: its mean latency and its requests in flight. */
   readonly stats: (endpoint: string) => PickStats;
+  /** The model the caller asked for: the JSON body's top-level `model`. */
+  readonly model: string | undefined;
+  /**
+   * The model `endpoint` would be sent — the asked one, as a feature's
+   * route renames it for that endpoint (`models()`).
+   */
+  readonly modelFor: (endpoint: string) => string | undefined;
 }
 
 /** What {@linkcode PickContext.stats} tells of an endpoint. */
@@ -268,6 +275,11 @@ export interface EndpointStatus {
   lastCheckAt: number | undefined;
   /** Clock time when an open or rate-limited endpoint becomes available again. */
   availableAt: number | undefined;
+  /**
+   * The model it was last sent (the JSON body's `model`, as a feature
+   * rewrote it for this endpoint), when a feature read the body.
+   */
+  lastModel: string | undefined;
   /** Its models, with the `models()` feature. */
   models?: EndpointModels;
   /** Its tokens, cost and budget, with the `usage()` feature. */
