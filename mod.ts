@@ -35,5 +35,6 @@ export type { Failover, FailoverOptions, Strategy } from "./src/failover.ts";
 export type { HealthCheckOptions } from "./src/health_check/mod.ts";
 export type { HedgeOptions } from "./src/hedge/mod.ts";
 export type { RetryBudgetOptions } from "./src/retry_budget/mod.ts";
+export type { FailoverRule } from "./src/failover_on/mod.ts";
 /** ky's types, re-exported for `failover.ky` and `kyOptions`. */
 export type { KyInstance, Options as KyOptions } from "ky";

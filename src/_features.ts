@@ -193,6 +193,15 @@ export function attachFeatures(state: PoolState, prober: Prober): Features {
     }
     checkExtensionsRead(state, state.options.features);
     const picking = single(attached, "pick");
+    const strategy = state.options.strategy;
+    if (picking !== undefined && strategy !== "round-robin") {
+      const name = attached.find((a) => a.hooks === picking)!.name;
+      throw new TypeError(
+        `ky-failover: options.strategy ${
+          typeof strategy === "function" ? "is a function" : `is "${strategy}"`
+        }, and the ${name} feature chooses the endpoint too; a pool takes one strategy: leave options.strategy out`,
+      );
+    }
     const hedging = single(attached, "hedgeDelay");
     const checking = single(attached, "checkHealth");
     for (const { hooks } of attached) {

@@ -392,10 +392,9 @@ export function describeAttempt(
   attempt: Pick<AttemptRecord, "status" | "error" | "code">,
 ): string {
   if (attempt.status === undefined) return describeError(attempt.error);
+  const http = `HTTP ${attempt.status}`;
   const code = attempt.code;
-  return code === undefined
-    ? `HTTP ${attempt.status}`
-    : `HTTP ${attempt.status} ${code}`;
+  return code === undefined || code === http ? http : `${http} ${code}`;
 }
 
 /** Short description of an error without its stack. */

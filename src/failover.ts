@@ -32,6 +32,17 @@ import {
 import type { HedgeOptions } from "./hedge/mod.ts";
 import { leastLatency } from "./least_latency/mod.ts";
 import { models } from "./models/mod.ts";
+import { cheapestFeature } from "./cheapest/_feature.ts";
+import {
+  failoverOnFeature,
+  type ResolvedRule,
+  resolveFailoverOn,
+} from "./failover_on/_rules.ts";
+import type { FailoverRule } from "./failover_on/mod.ts";
+import { type PriceTable, resolvePrices } from "./_prices.ts";
+import type { Prices, UsageReport } from "./provider_types.ts";
+import { usageFeature } from "./usage/_feature.ts";
+import type { UsageFeature } from "./usage/mod.ts";
 import { poolOver, warnMissingKeys } from "./_pool_api.ts";
 import {
   resolveRetryBudget,
@@ -49,6 +60,7 @@ export type Strategy =
   | "weighted"
   | "priority"
   | "least-latency"
+  | "cheapest"
   | PickerFunction;
 
 /** Options of {@linkcode createFailover}: the core's, and the features'. */
@@ -75,6 +87,25 @@ export interface FailoverOptions extends Omit<PoolOptions, "strategy"> {
    * answer wins and the other is cancelled. Default `false`.
    */
   hedge?: HedgeOptions | false | undefined;
+  /**
+   * USD per million tokens, by model (the name an endpoint is sent, or the
+   * name asked for): one number, or `{ input, output, cachedInput? }`. An
+   * endpoint's own `prices` come first. For usage accounting's `costUsd`,
+   * budgets and `strategy: "cheapest"`.
+   */
+  prices?: Prices | undefined;
+  /**
+   * More answers that fail over: 4xx answers matched by status and by the
+   * `code`, `type` or `message` of their error body (e.g.
+   * `{ code: "context_length_exceeded" }`). Default none.
+   */
+  failoverOn?: readonly FailoverRule[] | undefined;
+  /**
+   * Token and cost accounting from each answer's `usage` (see
+   * `api.usage()`, `status()[i].usage`, the `usage` event), and endpoint
+   * budgets. `false` turns it off. Default `true`.
+   */
+  usage?: boolean | undefined;
   /** Extra ky defaults for `failover.ky` (hooks, headers, `throwHttpErrors` …). */
   kyOptions?: KyOptions | undefined;
 }
@@ -88,6 +119,11 @@ export interface Failover extends Pool {
    * for answers that are not failed over (400, 401, 404 …).
    */
   readonly ky: KyInstance;
+  /**
+   * Tokens and cost counted so far: in total, by endpoint and by model (as
+   * sent). Throws a `TypeError` when `usage: false` turned accounting off.
+   */
+  usage(): UsageReport;
 }
 
 /** The preset's options after validation. */
@@ -96,6 +132,9 @@ interface PresetOptions extends Omit<ResolvedOptions, "strategy"> {
   healthCheck: HealthCheckSettings | false;
   retryBudget: RetryBudgetSettings | false;
   hedge: HedgeSettings | false;
+  prices: PriceTable;
+  failoverOn: ResolvedRule[];
+  usage: boolean;
   kyOptions: KyOptions | undefined;
 }
 
@@ -108,26 +147,41 @@ const PRESET_OPTIONS: Spec<PresetOptions> = {
     "weighted",
     "priority",
     "least-latency",
+    "cheapest",
   ]),
   healthCheck: [resolveHealthCheck, false],
   retryBudget: [resolveRetryBudget, {}, true],
   hedge: [resolveHedge, false],
+  prices: [resolvePrices],
+  failoverOn: [resolveFailoverOn, [], true],
+  usage: [rule((v) => typeof v === "boolean", "true or false"), true, true],
   kyOptions: [optional(rule(isPlainObject, "an object"))],
 };
 
 /** The features the preset's options name, before the user's own. */
-function presetFeatures(options: PresetOptions): Feature[] {
+function presetFeatures(
+  options: PresetOptions,
+  meter: UsageFeature | undefined,
+): Feature[] {
   const features: Feature[] = [];
   if (options.retryBudget) {
     features.push(retryBudgetFeature(options.retryBudget));
   }
   if (options.strategy === "weighted") features.push(weighted());
   if (options.strategy === "least-latency") features.push(leastLatency());
+  if (options.strategy === "cheapest") {
+    features.push(cheapestFeature(options.prices));
+  }
   if (options.healthCheck) {
     features.push(healthCheckFeature(options.healthCheck));
   }
   if (options.hedge) features.push(hedgeFeature(options.hedge));
+  // models() rules first: a missing model is learnt, whatever the rules say.
   features.push(models());
+  if (options.failoverOn.length > 0) {
+    features.push(failoverOnFeature(options.failoverOn));
+  }
+  if (meter !== undefined) features.push(meter);
   return [...features, ...options.features];
 }
 
@@ -177,14 +231,26 @@ export function createFailover(options: FailoverOptions): Failover {
   );
   checkKyOptions(resolved.kyOptions);
   const { strategy } = resolved;
+  const meter = resolved.usage
+    ? usageFeature({ prices: resolved.prices })
+    : undefined;
   const engine = createEngine({
     ...resolved,
-    strategy: strategy === "weighted" || strategy === "least-latency"
+    strategy: strategy === "weighted" || strategy === "least-latency" ||
+        strategy === "cheapest"
       ? "round-robin"
       : strategy,
-    features: presetFeatures(resolved),
+    features: presetFeatures(resolved, meter),
   });
   const ky = createKy(engine, resolved.kyOptions);
   warnMissingKeys(options as PoolOptions, engine);
-  return { ...poolOver(engine), ky };
+  const report = () => {
+    if (meter === undefined) {
+      throw new TypeError(
+        "ky-failover: usage accounting is off (options.usage: false)",
+      );
+    }
+    return meter.report();
+  };
+  return { ...poolOver(engine), ky, usage: report };
 }

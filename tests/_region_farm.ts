@@ -9,6 +9,8 @@
  * Each region serves, under `http://127.0.0.1:<port>/v1`:
  *
  * - `GET /v1/models` → `{ object: "list", data: [{ id: "gpt-4.1", object: "model", … }] }`
+ *   (or the region's own `models`; a completion for a model it does not
+ *   serve answers `404 model_not_found`)
  * - `POST /v1/chat/completions` → a non-streaming `chat.completion` whose
  *   message says `hello from <region>` (a `stream: true` request gets a 400:
  *   streaming is not simulated yet)
@@ -138,6 +140,12 @@ export type RegionSpec = string | {
    * `{ status }` modes; `{ slow }` replaces it. Default `0`.
    */
   latencyMs?: number;
+  /**
+   * The models it serves (listed by `GET /v1/models`); a completion for any
+   * other answers `404 model_not_found`, as OpenAI does. Default: any model
+   * (`gpt-4.1` listed).
+   */
+  models?: readonly string[];
 };
 
 const MODEL = "gpt-4.1";
@@ -159,6 +167,19 @@ function errorBody(status: number, message: string): string {
   const [type, code] = ERROR_TYPES[status] ??
     [status >= 500 ? "server_error" : "invalid_request_error", null];
   return JSON.stringify({ error: { message, type, param: null, code } });
+}
+
+/** OpenAI's answer for a model it does not have. */
+function modelNotFound(model: string): string {
+  return JSON.stringify({
+    error: {
+      message:
+        `The model \`${model}\` does not exist or you do not have access to it.`,
+      type: "invalid_request_error",
+      param: null,
+      code: "model_not_found",
+    },
+  });
 }
 
 function send(
@@ -236,7 +257,15 @@ class FakeRegion implements Region {
 
   readonly #random: () => number;
 
-  constructor(name: string, latencyMs: number, random: () => number) {
+  readonly #models: readonly string[] | undefined;
+
+  constructor(
+    name: string,
+    latencyMs: number,
+    random: () => number,
+    models?: readonly string[],
+  ) {
+    this.#models = models;
     this.name = name;
     this.#latencyMs = latencyMs;
     this.#random = random;
@@ -421,7 +450,12 @@ class FakeRegion implements Region {
         200,
         JSON.stringify({
           object: "list",
-          data: [{ id: MODEL, object: "model", created: 0, owned_by: "farm" }],
+          data: (this.#models ?? [MODEL]).map((id) => ({
+            id,
+            object: "model",
+            created: 0,
+            owned_by: "farm",
+          })),
         }),
       );
       return;
@@ -434,6 +468,10 @@ class FakeRegion implements Region {
           messages?: unknown;
         };
       const model = typeof request.model === "string" ? request.model : MODEL;
+      if (this.#models !== undefined && !this.#models.includes(model)) {
+        send(res, 404, modelNotFound(model));
+        return;
+      }
       const mode = this.#mode;
       if (request.stream === true) {
         this.#stream(res, model, request.messages);
@@ -552,13 +590,13 @@ export async function startFarm(
   const random = options.random ?? Math.random;
   const regions: FakeRegion[] = [];
   for (const spec of specs) {
-    const { name, latencyMs = 0 } = typeof spec === "string"
-      ? { name: spec }
+    const { name, latencyMs = 0, models } = typeof spec === "string"
+      ? { name: spec, models: undefined }
       : spec;
     if (regions.some((r) => r.name === name)) {
       throw new TypeError(`startFarm: duplicate region name ${name}`);
     }
-    regions.push(new FakeRegion(name, latencyMs, random));
+    regions.push(new FakeRegion(name, latencyMs, random, models));
   }
   let closing: Promise<void> | undefined;
   const close = () =>

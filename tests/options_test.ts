@@ -136,7 +136,7 @@ const CASES: [string, unknown, RegExp][] = [
   [
     "bad strategy",
     { endpoints: [ok], strategy: "random" },
-    /options\.strategy must be "round-robin", "weighted", "priority", "least-latency" or a function, got "random"/,
+    /options\.strategy must be "round-robin", "weighted", "priority", "least-latency", "cheapest" or a function, got "random"/,
   ],
   ["weighted with all zero weights", {
     endpoints: [{ ...ok, weight: 0 }],

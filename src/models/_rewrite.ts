@@ -1,50 +1,49 @@
 // Rewriting the top-level `model` of a JSON body in place: the rest of the
 // text stays byte for byte as the caller wrote it (numbers JSON.parse would
 // round, key order, spacing), and the caller's body is never changed.
+//
+// The scan walks the top level only; a nested value (the `messages`, the
+// bulk of a body) is skipped by jumping from one bracket or quote to the
+// next with native regular expressions.
 
-/** Whitespace JSON allows between tokens. */
-const SPACE = new Set([" ", "\t", "\n", "\r"]);
+/** A JSON string from its opening quote. */
+const STRING = /"[^"\\]*(?:\\.[^"\\]*)*"/y;
+/** The next character that opens or closes something. */
+const STRUCTURE = /["{}[\]]/g;
+/** The rest of a number or literal. */
+const SCALAR = /[^\s,}\]]*/y;
+/** JSON whitespace. */
+const SPACE = /[ \t\n\r]*/y;
 
-/** The index after the string that starts at `i` (a `"`). */
-function skipString(text: string, i: number): number {
-  for (i += 1; i < text.length; i++) {
-    const c = text[i];
-    if (c === "\\") i += 1;
-    else if (c === '"') return i + 1;
+/** The index after the match of sticky `pattern` at `i`. */
+function past(pattern: RegExp, text: string, i: number): number {
+  pattern.lastIndex = i;
+  return pattern.test(text) ? pattern.lastIndex : i;
+}
+
+/** The index after the object or array that starts at `i`. */
+function skipNested(text: string, i: number): number {
+  let depth = 0;
+  STRUCTURE.lastIndex = i;
+  for (let m = STRUCTURE.exec(text); m !== null; m = STRUCTURE.exec(text)) {
+    const c = m[0];
+    if (c === '"') {
+      STRUCTURE.lastIndex = past(STRING, text, m.index);
+    } else if (c === "{" || c === "[") {
+      depth += 1;
+    } else if (--depth === 0) {
+      return m.index + 1;
+    }
   }
-  return i;
+  return text.length;
 }
 
 /** The index after the value that starts at `i`. */
 function skipValue(text: string, i: number): number {
   const c = text[i];
-  if (c === '"') return skipString(text, i);
-  if (c === "{" || c === "[") {
-    let depth = 0;
-    while (i < text.length) {
-      const d = text[i];
-      if (d === '"') {
-        i = skipString(text, i);
-        continue;
-      }
-      if (d === "{" || d === "[") depth += 1;
-      else if (d === "}" || d === "]") {
-        depth -= 1;
-        if (depth === 0) return i + 1;
-      }
-      i += 1;
-    }
-    return i;
-  }
-  while (i < text.length && !SPACE.has(text[i]) && !",}]".includes(text[i])) {
-    i += 1;
-  }
-  return i;
-}
-
-function skipSpace(text: string, i: number): number {
-  while (SPACE.has(text[i])) i += 1;
-  return i;
+  if (c === '"') return past(STRING, text, i);
+  if (c === "{" || c === "[") return skipNested(text, i);
+  return past(SCALAR, text, i);
 }
 
 /**
@@ -53,19 +52,19 @@ function skipSpace(text: string, i: number): number {
  * last — or `undefined` when it has none.
  */
 export function modelSpan(text: string): [number, number] | undefined {
-  let i = skipSpace(text, 0);
+  let i = past(SPACE, text, 0);
   if (text[i] !== "{") return undefined;
   let span: [number, number] | undefined;
-  i = skipSpace(text, i + 1);
+  i = past(SPACE, text, i + 1);
   while (text[i] === '"') {
-    const keyEnd = skipString(text, i);
+    const keyEnd = past(STRING, text, i);
     const key = JSON.parse(text.slice(i, keyEnd));
-    i = skipSpace(text, skipSpace(text, keyEnd) + 1); // past ":"
+    i = past(SPACE, text, past(SPACE, text, keyEnd) + 1); // past ":"
     const end = skipValue(text, i);
     if (key === "model") span = [i, end];
-    i = skipSpace(text, end);
+    i = past(SPACE, text, end);
     if (text[i] !== ",") break;
-    i = skipSpace(text, i + 1);
+    i = past(SPACE, text, i + 1);
   }
   return span;
 }

@@ -68,6 +68,10 @@ export function models(): Feature {
         host.endpoints.map((e) => [e.name, new Set()]),
       );
 
+      const declared = [...serves.values()].some((map) => map !== undefined);
+      /** Whether any endpoint said it lacks a model. */
+      let learnt = false;
+
       const serving = (endpoint: string, model: string) => {
         const map = serves.get(endpoint);
         return (map === undefined || map.has(model)) &&
@@ -78,6 +82,9 @@ export function models(): Feature {
 
       return {
         route(call) {
+          // Nothing declared and nothing learnt: every endpoint serves every
+          // model under its own name, and the body need not even be read.
+          if (!declared && !learnt) return undefined;
           const model = call.model;
           if (model === undefined) return undefined;
           const text = call.text()!;
@@ -111,6 +118,7 @@ export function models(): Feature {
           const learned = missing.get(answer.endpoint)!;
           if (learned.has(model)) return NOT_FOUND; // two calls learnt it
           learned.add(model);
+          learnt = true;
           if (host.listening) {
             host.emit({
               type: "model-not-found",
