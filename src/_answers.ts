@@ -95,10 +95,32 @@ export async function ruleOn(
 export type Observe = (answer: FeatureAnswer) => BodyObserver | undefined;
 
 /**
- * The observers `observes` give for `ctx`'s returned answer. A body read
- * whole is shown to them at once, and `[]` returned; a body with nothing
- * to read ends at once. Otherwise they are returned, for the stream watch
- * to show each chunk as the caller reads it.
+ * `observers` as one that never throws: one that throws is dropped for the
+ * rest of the body — watching a body must never break the caller's read.
+ */
+export function guarded(observers: readonly BodyObserver[]): BodyObserver {
+  const live = new Set(observers);
+  const each = (act: (o: BodyObserver) => void) => {
+    for (const observer of live) {
+      try {
+        act(observer);
+      } catch {
+        live.delete(observer);
+      }
+    }
+  };
+  return {
+    chunk: (bytes) => each((o) => o.chunk(bytes)),
+    end: () => each((o) => o.end()),
+  };
+}
+
+/**
+ * The observers `observes` give for `ctx`'s returned answer, guarded. A
+ * body read whole is shown to them at once — when the attempt settles, not
+ * when the caller reads it — and `[]` returned; a body with nothing to
+ * read ends at once. Otherwise they are returned, for the stream watch to
+ * show each chunk as the caller reads it.
  */
 export function observersOf(
   ctx: Attempt,
@@ -109,12 +131,12 @@ export function observersOf(
   const observers = observes.map((observe) => observe(answer)).filter((o) =>
     o !== undefined
   );
+  if (observers.length === 0) return [];
   const bytes = ctx.bytes;
   const empty = ctx.response!.body === null || ctx.method === "HEAD";
-  if (bytes === undefined && !empty) return observers;
-  for (const observer of observers) {
-    if (bytes !== undefined && bytes.byteLength > 0) observer.chunk(bytes);
-    observer.end();
-  }
+  const observer = guarded(observers);
+  if (bytes === undefined && !empty) return [observer];
+  if (bytes !== undefined && bytes.byteLength > 0) observer.chunk(bytes);
+  observer.end();
   return [];
 }

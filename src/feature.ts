@@ -113,7 +113,9 @@ export interface FeatureHooks {
   /**
    * Watches the body of an answer the call returns (2xx, or a final
    * answer): return an observer to see its bytes as the caller reads them
-   * — never delayed, never buffered — or `undefined`.
+   * — never delayed, never buffered — or `undefined`. A body the pool read
+   * whole (see `bufferLimit`) is shown at once, as the attempt settles. An
+   * observer that throws is dropped; the caller's body is not affected.
    */
   observe?(answer: FeatureAnswer): BodyObserver | undefined;
   /** What this feature adds to an endpoint's `status()`. */
