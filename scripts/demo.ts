@@ -4,17 +4,20 @@
  * not one call fails.
  *
  * ```sh
- * npm run demo                     # three local fake regions, scripted outages (~22 s)
- * deno run --allow-net --allow-env --allow-read scripts/demo.ts --time-scale 0.25   # same, ~5.5 s
+ * npm run demo                     # four local fake endpoints, scripted outages (~25 s)
+ * deno run --allow-net --allow-env --allow-read scripts/demo.ts --time-scale 0.25   # same, ~6.3 s
  * deno run --allow-net --allow-env --allow-read scripts/demo.ts --config scripts/endpoints.example.json
  * ```
  *
- * Without arguments it starts three fake OpenAI-compatible regions on
- * 127.0.0.1 (`primary`, `hk`, `sg`, priorities 1–3; see
- * `tests/_region_farm.ts`), sends 20 calls per second through
- * `api.ky.post("chat/completions")` and scripts the primary's life. Each
- * fault starts from a healthy primary (the phase before it lets the
- * primary recover), so each shows what that fault alone does:
+ * Without arguments it starts four fake OpenAI-compatible endpoints on
+ * 127.0.0.1 (see `tests/_region_farm.ts`): three regions of one provider
+ * serving `gpt-4.1` (`primary`, `hk`, `sg`, priorities 1–3) and a backup
+ * from another provider that serves only `deepseek-v3.2` (`deepseek`,
+ * priority 4, `models: { "gpt-4.1": "deepseek-v3.2" }`). It sends 20 calls
+ * per second through `api.ky.post("chat/completions")` for `gpt-4.1` and
+ * scripts the primary's life. Each fault starts from a healthy primary (the
+ * phase before it lets the primary recover), so each shows what that fault
+ * alone does:
  *
  * | phase | primary | what to watch |
  * |---|---|---|
@@ -25,6 +28,12 @@
  * | primary back up | answers | the same recovery |
  * | primary 429 | answers 429 with `Retry-After: 2` | no breaker: the primary is benched for 2 s, tried again, benched again |
  * | primary back up | answers | traffic returns once the bench ends |
+ * | only another provider | primary, hk and sg refuse connections | calls reach deepseek with `model` rewritten to `deepseek-v3.2`, at its price |
+ *
+ * At the end it prints each endpoint's tokens and what they cost, at the
+ * tutorial's prices per million tokens (gpt-4.1 $8, claude-sonnet-4.5 $15,
+ * gemini-2.5-flash $2.50, deepseek-v3.2 $0.42 — an example, not a
+ * default of the library).
  *
  * Its timings are shortened (printed at the start, with a legend of the
  * status line): breaker cooldown 1.5 s, then 3 s after a failed probe;
@@ -66,10 +75,11 @@ import {
   createFailover,
   type EndpointOptions,
   type EndpointStatus,
+  type EndpointUsage,
   type FailoverEvent,
   type FailoverOptions,
   type HealthCheckOptions,
-  type Middleware,
+  type Prices,
 } from "ky-failover";
 import {
   type Farm,
@@ -172,6 +182,10 @@ export interface RegionSummary {
   failedRequests: number;
   /** Calls it answered successfully. */
   successes: number;
+  /** The model it was last sent (after the pool renamed it for it). */
+  lastModel: string | undefined;
+  /** Its tokens and what they cost (at the tutorial's prices). */
+  usage: EndpointUsage | undefined;
 }
 
 /** The result of {@linkcode runDemo}. */
@@ -499,6 +513,8 @@ interface Phase {
   watch: string;
   /** Mode of the primary during the phase. */
   mode: RegionMode;
+  /** Mode of the primary's backups of the same provider (hk, sg). Default `"up"`. */
+  others?: RegionMode;
   /** Length at time scale 1, in ms. */
   ms: number;
 }
@@ -517,6 +533,13 @@ const TIMINGS = {
   maxCooldown: 3000,
   /** The primary's `Retry-After` in the 429 phase. */
   retryAfter: 2000,
+  /**
+   * The retry budget's size. When a whole provider goes down, each call in
+   * flight fails twice (hk, sg) before it reaches deepseek, until their
+   * breakers open: the default 10 tokens would stop the retries of the
+   * fourth call in flight, and the demo is about no call failing.
+   */
+  retryTokens: 20,
   /** One status line per this. */
   report: 1000,
   /** Two calls start every this. */
@@ -605,14 +628,44 @@ function timeline(scale: number): Phase[] {
       "traffic returns to the primary as soon as its bench ends",
       4000,
     ),
+    {
+      name: "only another provider",
+      description:
+        "the primary, hk and sg — every region of the first provider — refuse connections",
+      watch:
+        "calls fail over to deepseek, another provider that serves only deepseek-v3.2: each attempt's body has its model rewritten gpt-4.1 → deepseek-v3.2, and its tokens cost $0.42 per million instead of $8",
+      mode: "down",
+      others: "down",
+      ms: 3000,
+    },
   ];
 }
 
 const REGIONS = [
-  { name: "primary", priority: 1, latencyMs: 20 },
-  { name: "hk", priority: 2, latencyMs: 45 },
-  { name: "sg", priority: 3, latencyMs: 70 },
+  { name: "primary", priority: 1, latencyMs: 20, models: ["gpt-4.1"] },
+  { name: "hk", priority: 2, latencyMs: 45, models: ["gpt-4.1"] },
+  { name: "sg", priority: 3, latencyMs: 70, models: ["gpt-4.1"] },
+  { name: "deepseek", priority: 4, latencyMs: 60, models: ["deepseek-v3.2"] },
 ] as const;
+
+/** Each fake endpoint's `models` option: what it is sent for `gpt-4.1`. */
+const FARM_MODELS: Record<string, EndpointOptions["models"]> = {
+  primary: ["gpt-4.1"],
+  hk: ["gpt-4.1"],
+  sg: ["gpt-4.1"],
+  deepseek: { "gpt-4.1": "deepseek-v3.2" },
+};
+
+/**
+ * The tutorial's prices, USD per million tokens: an example for the
+ * demo's cost lines, not a default of the library.
+ */
+export const TUTORIAL_PRICES: Prices = {
+  "gpt-4.1": 8,
+  "claude-sonnet-4.5": 15,
+  "gemini-2.5-flash": 2.5,
+  "deepseek-v3.2": 0.42,
+};
 
 // -------------------------------------------------------------- statistics
 
@@ -659,52 +712,6 @@ class Window {
   }
 }
 
-// ------------------------------------------------------------- per-endpoint models
-
-/** Carries an endpoint's own model from the middleware to the fetch below. */
-const MODEL_HEADER = "x-ky-failover-demo-model";
-
-/** Sets the picked endpoint's own model on the attempt (a header, for now). */
-function modelMiddleware(models: Record<string, string>): Middleware {
-  return (ctx, next) => {
-    const model = ctx.endpoint && models[ctx.endpoint.name];
-    if (model !== undefined) ctx.headers.set(MODEL_HEADER, model);
-    return next();
-  };
-}
-
-/**
- * The pool's underlying fetch: moves the model header into the JSON body's
- * `model`, so that each endpoint gets its own (an Azure deployment name, a
- * provider's model id), and never sends the header on.
- */
-async function modelFetch(
-  input: string | URL | Request,
-  init?: RequestInit,
-): Promise<Response> {
-  const headers = new Headers(init?.headers);
-  const model = headers.get(MODEL_HEADER);
-  if (model === null) return await fetch(input, init);
-  headers.delete(MODEL_HEADER);
-  let body = init?.body;
-  if (body !== undefined && body !== null) {
-    const text = typeof body === "string"
-      ? body
-      : await new Response(body).text();
-    body = text;
-    try {
-      const json: unknown = JSON.parse(text);
-      if (isRecord(json)) {
-        body = JSON.stringify({ ...json, model });
-        headers.delete("content-length");
-      }
-    } catch {
-      // Not JSON: sent as it is.
-    }
-  }
-  return await fetch(input, { ...init, headers, body });
-}
-
 // ------------------------------------------------------------- explanations
 
 function timingLines(p: {
@@ -731,9 +738,11 @@ function timingLines(p: {
       seconds(TIMINGS.timeout)
     } [30 s]; the primary's 429s ask for ${
       s(TIMINGS.retryAfter)
-    }; 2 calls every ${s(TIMINGS.tick)}, a status line every ${
-      s(TIMINGS.report)
-    }${p.scale === 1 ? "" : ` (time scale ${p.scale})`}`,
+    }; a retry budget of ${TIMINGS.retryTokens} tokens [10]; 2 calls every ${
+      s(TIMINGS.tick)
+    }, a status line every ${s(TIMINGS.report)}${
+      p.scale === 1 ? "" : ` (time scale ${p.scale})`
+    }`,
   ];
 }
 
@@ -782,15 +791,23 @@ export async function runDemo(options: DemoOptions = {}): Promise<DemoSummary> {
   }
 
   const farm = config ? undefined : await startFarm(
-    REGIONS.map(({ name, latencyMs }) => ({ name, latencyMs })),
+    REGIONS.map(({ name, latencyMs, models }) => ({ name, latencyMs, models })),
   );
   try {
-    const endpoints: EndpointOptions[] = config?.endpoints ??
-      REGIONS.map(({ name, priority }) => ({
+    const model = config?.model ?? Object.values(config?.models ?? {})[0] ??
+      "gpt-4.1";
+    const endpoints: EndpointOptions[] = config
+      ? config.endpoints.map((e) => {
+        // An endpoint's own model: the call's model, renamed for it.
+        const own = config.models[e.name];
+        return own === undefined ? e : { ...e, models: { [model]: own } };
+      })
+      : REGIONS.map(({ name, priority }) => ({
         name,
         url: farm!.region(name).url,
         apiKey: `sk-demo-${name}`,
         priority,
+        models: FARM_MODELS[name],
       }));
     const phases: Phase[] = config
       ? [{
@@ -801,8 +818,6 @@ export async function runDemo(options: DemoOptions = {}): Promise<DemoSummary> {
         ms: Math.ceil(config.requests / config.rate * 1000),
       }]
       : timeline(scale);
-    const ownModels = config !== undefined &&
-      Object.keys(config.models).length > 0;
     return await play({
       log,
       scale,
@@ -810,8 +825,7 @@ export async function runDemo(options: DemoOptions = {}): Promise<DemoSummary> {
       endpoints,
       phases,
       farm,
-      model: config?.model ?? Object.values(config?.models ?? {})[0] ??
-        "gpt-4.1",
+      model,
       prompt: config?.prompt ?? "ping",
       requests: config?.requests,
       intervalMs: config
@@ -823,20 +837,17 @@ export async function runDemo(options: DemoOptions = {}): Promise<DemoSummary> {
         ? {
           timeout: config.timeout,
           healthCheck: config.healthCheck,
-          ...(ownModels
-            ? {
-              middleware: [modelMiddleware(config.models)],
-              fetch: modelFetch,
-            }
-            : {}),
+          prices: TUTORIAL_PRICES,
         }
         : {
+          prices: TUTORIAL_PRICES,
           timeout: TIMINGS.timeout,
           breaker: {
             failureThreshold: TIMINGS.failureThreshold,
             cooldown: TIMINGS.cooldown * scale,
             maxCooldown: TIMINGS.maxCooldown * scale,
           },
+          retryBudget: { maxTokens: TIMINGS.retryTokens },
         },
     });
   } finally {
@@ -864,7 +875,7 @@ interface Play {
   reportMs: number;
   pool: Pick<
     FailoverOptions,
-    "timeout" | "breaker" | "healthCheck" | "middleware" | "fetch"
+    "timeout" | "breaker" | "healthCheck" | "prices" | "retryBudget"
   >;
 }
 
@@ -1082,12 +1093,15 @@ async function play(p: Play): Promise<DemoSummary> {
   try {
     log(
       `ky-failover demo: ${names.length} endpoints (${
-        endpoints.map((e) =>
-          `${e.name} p${e.priority ?? 1}${
-            p.config?.models[e.name] ? ` ${p.config.models[e.name]}` : ""
-          }`
-        ).join(", ")
-      })${p.config?.model ? `, model ${p.config.model}` : ""}, ${
+        endpoints.map((e) => {
+          const own = (e.models as Record<string, string> | undefined)?.[
+            p.model
+          ];
+          return `${e.name} p${e.priority ?? 1}${
+            own !== undefined && own !== p.model ? ` as ${own}` : ""
+          }`;
+        }).join(", ")
+      }), model ${p.model}, ${
         Math.round(p.perTick * 1000 / p.intervalMs * 10) / 10
       } calls/s`,
     );
@@ -1143,7 +1157,12 @@ async function play(p: Play): Promise<DemoSummary> {
       }
       // The phase counts from here: what the switch itself causes (a
       // connection cut by "down") belongs to it.
-      if (farm && i > 0) await farm.region("primary").setMode(step.mode);
+      if (farm && i > 0) {
+        await farm.region("primary").setMode(step.mode);
+        for (const name of ["hk", "sg"]) {
+          await farm.region(name).setMode(step.others ?? "up");
+        }
+      }
       paused = false;
       reporter = setInterval(report, p.reportMs);
       if (i === 0) {
@@ -1173,6 +1192,7 @@ async function play(p: Play): Promise<DemoSummary> {
     api.close();
     await Promise.allSettled(inFlight);
   }
+  const usage = new Map(api.status().map((s) => [s.name, s]));
 
   const sorted = sortedCopy(latencies);
   const summary: DemoSummary = {
@@ -1187,6 +1207,8 @@ async function play(p: Play): Promise<DemoSummary> {
       name: e.name,
       priority: e.priority ?? 1,
       ...regionTotals.get(e.name)!,
+      lastModel: usage.get(e.name)?.lastModel,
+      usage: usage.get(e.name)?.usage,
     })),
     phases: phaseSummaries,
   };
@@ -1208,6 +1230,22 @@ function table(rows: (string | number)[][]): string[] {
   );
 }
 
+/** USD with enough decimals for fractions of a cent; "-" when unknown. */
+function usd(value: number | undefined): string {
+  return value === undefined ? "-" : `$${value.toFixed(6)}`;
+}
+
+/** What every endpoint's tokens cost; `undefined` if one's is unknown. */
+function totalCost(s: DemoSummary): number | undefined {
+  let total = 0;
+  for (const r of s.regions) {
+    const cost = r.usage?.costUsd;
+    if (cost === undefined && (r.usage?.calls ?? 0) > 0) return undefined;
+    total += cost ?? 0;
+  }
+  return Math.round(total * 1e9) / 1e9;
+}
+
 function summaryLines(s: DemoSummary, firstReply: string | undefined) {
   const names = s.regions.map((r) => r.name);
   const first = names[0];
@@ -1224,15 +1262,34 @@ function summaryLines(s: DemoSummary, firstReply: string | undefined) {
     ]),
     "",
     ...table([
-      ["endpoint", "priority", "requests", "failed", "answered"],
+      [
+        "endpoint",
+        "priority",
+        "requests",
+        "failed",
+        "answered",
+        "model sent",
+        "tokens in",
+        "tokens out",
+        "cost",
+      ],
       ...s.regions.map((r) => [
         r.name,
         r.priority,
         r.requests,
         r.failedRequests,
         r.successes,
+        r.lastModel ?? "-",
+        r.usage?.inputTokens ?? 0,
+        r.usage?.outputTokens ?? 0,
+        usd(r.usage?.costUsd),
       ]),
     ]),
+    `  cost at the tutorial's prices per million tokens (${
+      Object.entries(TUTORIAL_PRICES).map(([model, price]) =>
+        `${model} $${price}`
+      ).join(", ")
+    }): ${usd(totalCost(s))} in all`,
   ];
   if (s.phases.length > 1) {
     lines.push(
@@ -1287,8 +1344,8 @@ function summaryLines(s: DemoSummary, firstReply: string | undefined) {
 const USAGE =
   `usage: demo.ts [--time-scale <factor>] | --config <endpoints.json>
 
-  (no arguments)        three local fake regions and scripted outages (~22 s)
-  --time-scale <f>      run the scripted timeline f times as long (0.25 → ~5.5 s)
+  (no arguments)        four local fake endpoints and scripted outages (~25 s)
+  --time-scale <f>      run the scripted timeline f times as long (0.25 → ~6.3 s)
   --config <file>       steady traffic to real endpoints, no fault injection
                         (format: README, "The demo's config file";
                         example: scripts/endpoints.example.json)`;

@@ -192,14 +192,17 @@ test("demo: every fault starts from a healthy primary, shows its own failovers, 
   assert.equal(summary.successes, summary.calls);
 
   // Every call got its answer from the primary, or from hk after exactly
-  // one failed attempt at the primary; sg was never needed.
-  const [primary, hk, sg] = summary.regions;
-  assert.equal(hk.failedRequests, 0);
-  assert.equal(sg.requests, 0);
-  assert.equal(primary.successes + hk.successes, summary.calls);
+  // one failed attempt at the primary — until the last phase, when only
+  // deepseek (another provider) answered; sg never did.
+  const [primary, hk, sg, deepseek] = summary.regions;
+  assert.equal(sg.successes, 0);
+  assert.equal(
+    primary.successes + hk.successes + deepseek.successes,
+    summary.calls,
+  );
   assert.equal(primary.requests, primary.successes + primary.failedRequests);
-  assert.equal(hk.requests, hk.successes);
-  assert.equal(summary.failovers, primary.failedRequests);
+  assert.equal(hk.requests, hk.successes + hk.failedRequests);
+  assert.equal(deepseek.requests, deepseek.successes);
 
   // The phases add up to the whole.
   const { phases } = summary;
@@ -220,16 +223,25 @@ test("demo: every fault starts from a healthy primary, shows its own failovers, 
     "primary back up",
     "primary 429",
     "primary back up",
+    "only another provider",
   ]);
-  const [allUp, down, upAfterDown, fiveHundred, upAfter500, limited, last] =
-    phases;
+  const [
+    allUp,
+    down,
+    upAfterDown,
+    fiveHundred,
+    upAfter500,
+    limited,
+    last,
+    otherProvider,
+  ] = phases;
   const cooldown = 1500 * scale;
   const retryAfter = 2000 * scale;
 
   // Each phase starts with no call in flight, so every call lies inside
-  // one phase: in each, every request to the primary was answered or
-  // failed and moved its call to hk, which never failed.
-  for (const p of phases) {
+  // one phase: in each but the last, every request to the primary was
+  // answered or failed and moved its call to hk, which never failed.
+  for (const p of phases.slice(0, 7)) {
     assert.equal(p.failures, 0, p.name);
     assert.equal(p.calls, p.successes.primary + p.successes.hk, p.name);
     assert.equal(
@@ -240,7 +252,48 @@ test("demo: every fault starts from a healthy primary, shows its own failovers, 
     assert.equal(p.failovers, p.failedRequests.primary, p.name);
     assert.equal(p.requests.hk, p.successes.hk, p.name);
     assert.equal(p.failedRequests.hk + p.requests.sg, 0, p.name);
+    assert.equal(p.requests.deepseek, 0, p.name);
   }
+
+  // Only another provider: every region of the first refuses, each call
+  // fails over through them to deepseek, whose three breakers open after
+  // three failures each, so the calls after that go to deepseek at once.
+  assert.equal(otherProvider.failures, 0);
+  assert.ok(otherProvider.calls > 0);
+  assert.equal(otherProvider.successes.deepseek, otherProvider.calls);
+  assert.equal(otherProvider.requests.deepseek, otherProvider.calls);
+  for (const region of ["primary", "hk", "sg"]) {
+    assert.equal(
+      otherProvider.requests[region],
+      otherProvider.failedRequests[region],
+      region,
+    );
+    assert.ok(
+      otherProvider.breakerChanges.some((b) =>
+        b.endpoint === region && b.to === "open"
+      ),
+      `${region}'s breaker opened`,
+    );
+  }
+  // deepseek was sent its own model name, and its tokens are priced at
+  // the tutorial's $0.42 per million, the others' at $8: to the cent's
+  // millionth, from the tokens counted.
+  assert.equal(deepseek.lastModel, "deepseek-v3.2");
+  assert.equal(primary.lastModel, "gpt-4.1");
+  const perMillion = (usage: typeof deepseek.usage, price: number) =>
+    Math.round(
+      (usage!.inputTokens + usage!.outputTokens) * price / 1e6 * 1e12,
+    ) / 1e12;
+  assert.equal(deepseek.usage?.calls, deepseek.successes);
+  assert.ok(deepseek.usage!.inputTokens > 0);
+  assert.equal(deepseek.usage?.costUsd, perMillion(deepseek.usage, 0.42));
+  assert.equal(primary.usage?.costUsd, perMillion(primary.usage, 8));
+  assert.equal(hk.usage?.costUsd, perMillion(hk.usage, 8));
+  assert.match(text, /deepseek p4 as deepseek-v3\.2/);
+  assert.match(
+    text,
+    /^ {2}deepseek +4 +\d+ +0 +\d+ +deepseek-v3\.2 +\d+ +\d+ +\$0\.\d{6}$/m,
+  );
 
   // All up: the primary answers everything.
   assert.ok(allUp.successes.primary > 0, JSON.stringify(allUp));
@@ -325,7 +378,7 @@ test("demo: every fault starts from a healthy primary, shows its own failovers, 
   for (const symbol of ["↪ failover", "⚡ breaker", "⏳ rate-limit"]) {
     assert.match(text, new RegExp(`^  ${symbol} `, "m"), symbol);
   }
-  assert.equal(text.match(/━━ phase \d\/7: .*\n +watch: /g)?.length, 7);
+  assert.equal(text.match(/━━ phase \d\/8: .*\n +watch: /g)?.length, 8);
   assert.match(
     text,
     /breaker primary: half-open → closed \(the probe passed\)/,
@@ -631,7 +684,7 @@ test("demo config: a run sends each endpoint its own model and key, and prints n
   const text = lines.join("\n");
   assert.match(
     text,
-    /2 endpoints \(a p1, b p2 model-b\), model model-default, 20 calls\/s/,
+    /2 endpoints \(a p1, b p2 as model-b\), model model-default, 20 calls\/s/,
   );
   assert.doesNotMatch(text, /sk-secret/);
 });
