@@ -400,6 +400,26 @@ async function s1(): Promise<void> {
       apiKey: "sk-bench",
     })),
   });
+  // The same preset without usage accounting, and with a model renamed for
+  // every endpoint (models() then reads each body and rewrites it): what
+  // counting tokens and routing by model cost per call.
+  const apiNoUsage = createFailover({
+    endpoints: server.urls.map((url, i) => ({
+      name: `r${i + 1}`,
+      url,
+      apiKey: "sk-bench",
+    })),
+    usage: false,
+  });
+  const apiRenamed = createFailover({
+    endpoints: server.urls.map((url, i) => ({
+      name: `r${i + 1}`,
+      url,
+      apiKey: "sk-bench",
+      models: { [chat.model]: `${chat.model}-r${i + 1}` },
+    })),
+    prices: { [chat.model]: 8 },
+  });
   // The core alone, with createFailover's default feature (the retry budget
   // lives in createFailover only) left out: what an SDK user of
   // `ky-failover/core` runs.
@@ -453,6 +473,16 @@ async function s1(): Promise<void> {
       id: "apiFetch",
       label: "ky-failover api.fetch",
       call: () => chatThrough(api.fetch),
+    },
+    {
+      id: "apiNoUsage",
+      label: "  … usage: false",
+      call: () => chatThrough(apiNoUsage.fetch),
+    },
+    {
+      id: "apiRenamed",
+      label: "  … models renamed, prices",
+      call: () => chatThrough(apiRenamed.fetch),
     },
     {
       id: "poolFetch",
@@ -564,6 +594,20 @@ async function s1(): Promise<void> {
       data: data("apiFetch"),
     });
     report({
+      id: "s1.apiNoUsage",
+      row: "S1 api.fetch, usage: false ÷ raw fetch (seq · c64)",
+      value: pair(seq.ratio.apiNoUsage, conc.ratio.apiNoUsage),
+      target: "(what usage accounting costs: compare with api.fetch)",
+      data: data("apiNoUsage"),
+    });
+    report({
+      id: "s1.apiRenamed",
+      row: "S1 api.fetch, models renamed + prices ÷ raw fetch (seq · c64)",
+      value: pair(seq.ratio.apiRenamed, conc.ratio.apiRenamed),
+      target: "(routing by model and rewriting each body)",
+      data: data("apiRenamed"),
+    });
+    report({
       id: "s1.poolFetch",
       row: "S1 core pool.fetch ÷ raw fetch (seq · c64)",
       value: pair(seq.ratio.poolFetch, conc.ratio.poolFetch, 1.25),
@@ -599,6 +643,8 @@ async function s1(): Promise<void> {
   } finally {
     api.close();
     pool.close();
+    apiNoUsage.close();
+    apiRenamed.close();
     breaker.shutdown();
     await server.stop();
   }
