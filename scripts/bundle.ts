@@ -29,10 +29,20 @@ import { gzipSync } from "node:zlib";
  * watch, errors and events. These budgets stop accidental growth; the
  * targets are printed as missed until the core gets there. Growth stays a
  * deliberate decision (raise a budget here, with a reason).
+ *
+ * Raised for issue 12 (providers), from 15.75 and 17.25 KiB: the core
+ * grew 1.6 KiB by the hooks a feature needs to route a call by its model
+ * (`route`: which endpoints take it, the body each attempt sends), rule on
+ * an error body (`judge`), watch a returned body (`observe`) and add to
+ * `status()` — with the views that keep those hooks key-free (`_route`,
+ * `_answers`). `createFailover` carries the new features too: `models()`
+ * always, usage accounting by default, `failoverOn` and `cheapest` — 7.1
+ * KiB more over ky. Each is its own entry for the core (models 1.25,
+ * failover-on 0.94, usage 3.32, cheapest 0.67 KiB when imported).
  */
 export const BUDGETS = {
-  core: 15.75 * 1024,
-  failoverOverKy: 17.25 * 1024,
+  core: 17.5 * 1024,
+  failoverOverKy: 24.5 * 1024,
 };
 const TARGETS = { core: 5 * 1024, failoverOverKy: 8 * 1024 };
 
