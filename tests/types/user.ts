@@ -89,6 +89,8 @@ export function createPool(env: Env): Failover {
       url: "https://azure.example.ai/openai/deployments/x?api-version=1",
       headers: [["api-key", env.AZURE_KEY ?? ""]],
       healthCheck: false,
+      models: { "gpt-4.1": "my-deployment" },
+      budget: { usd: 5, window: 3_600_000 },
     },
   ];
   const options: FailoverOptions = {
@@ -110,6 +112,9 @@ export function createPool(env: Env): Failover {
     clock: systemClock,
     random: Math.random,
     fetch: globalThis.fetch,
+    prices: { "gpt-4.1": 8, "deepseek-chat": { input: 0.28, output: 0.42 } },
+    failoverOn: [{ code: ["context_length_exceeded"] }, { status: 422 }],
+    usage: true,
     kyOptions,
   };
   return createFailover(options);
@@ -141,7 +146,21 @@ export function logEvent(event: FailoverEvent): void {
       console.log(event.timeoutMs, event.endpoints.join(", "), event.message);
       break;
     case "success":
-      console.log(event.endpoint, event.status, event.attempts);
+      console.log(event.endpoint, event.status, event.attempts, event.model);
+      break;
+    case "usage":
+      console.log(
+        event.endpoint,
+        event.model,
+        event.inputTokens,
+        event.costUsd,
+      );
+      break;
+    case "budget":
+      console.log(event.endpoint, event.exhausted, event.spentUsd, event.until);
+      break;
+    case "model-not-found":
+      console.log(event.endpoint, event.model, event.sent);
       break;
     case "failure": {
       const error: Error = event.error;
@@ -204,4 +223,11 @@ export async function useApi(api: Failover): Promise<string> {
   api.close();
   return `${reply.choices[0]?.message.content} ${status[0]?.state} ` +
     made.map(explain).join();
+}
+
+/** What the pool's calls cost so far, and what one endpoint was last sent. */
+export function spending(
+  api: Failover,
+): [number | undefined, string | undefined] {
+  return [api.usage().total.costUsd, api.status()[0]?.lastModel];
 }
