@@ -4,7 +4,10 @@
  * error statuses with retry headers (429, 503 …), slow answers and streams
  * that stall mid-answer — as [MSW](https://mswjs.io) handlers
  * (`setupServer` in Node, Deno and Bun, `setupWorker` in browsers) or as a
- * plain `fetch` function.
+ * plain `fetch` function. Each region answers chat completions (plain and
+ * streamed), embeddings, the Responses API and the model list; give it
+ * `models` to make it a provider that serves only those (any other is a
+ * `404 model_not_found`), and `usage` for the tokens its answers report.
  *
  * MSW is a peer dependency of this entry point only: install `msw` (2.x)
  * to use it.
@@ -42,6 +45,7 @@ export type {
   MockRegion,
   MockRegionOptions,
   MockRegions,
+  MockUsage,
   ReceivedRequest,
   RegionMode,
   ReplyContext,

@@ -108,14 +108,22 @@ async function serve(
   }
 }
 
+/** A region to serve: its name, or its options (all but its `url`). */
+export type LoopbackRegion = string | Omit<MockRegionOptions, "url">;
+
 /**
- * Serves one mocked region per name on its own loopback port, under
+ * Serves one mocked region per name (or per options object: `models`,
+ * `usage`, `mode` …) on its own loopback port, under
  * `http://127.0.0.1:<port>/v1`. `shared` options (e.g. `reply`) apply to all.
  */
 export async function serveRegions(
-  names: readonly string[],
+  specs: readonly LoopbackRegion[],
   shared: Omit<MockRegionOptions, "name" | "url" | "mode"> = {},
 ): Promise<LoopbackRegions> {
+  const options = specs.map((spec) =>
+    typeof spec === "string" ? { name: spec } : spec
+  );
+  const names = options.map((o) => o.name);
   const sockets = new Set<Socket>();
   const servers = names.map((name) => {
     const server = createServer((req, res) =>
@@ -140,7 +148,7 @@ export async function serveRegions(
     ports.push(address.port);
   }
   const set = mockRegions(
-    names.map((name, i) => ({ name, url: `http://127.0.0.1:${ports[i]}/v1` })),
+    options.map((o, i) => ({ ...o, url: `http://127.0.0.1:${ports[i]}/v1` })),
     shared,
   );
   let closing: Promise<void> | undefined;

@@ -10,10 +10,16 @@ import { http, type HttpHandler } from "msw";
 import {
   completionEvents,
   completionJson,
+  DEFAULT_TOKENS,
+  embeddingsJson,
   errorJson,
   eventStream,
+  modelNotFoundJson,
+  modelOf,
   modelsJson,
   parseJson,
+  responseEvents,
+  responseJson,
   wantsStream,
 } from "./_openai.ts";
 
@@ -33,7 +39,8 @@ import {
  *   `{ status: 429, headers: { "retry-after": "2" } }`.
  * - `{ stallAfter: n }`: answers `200` with a server-sent event stream at
  *   once, sends its first `n` events and then nothing more: a stream that
- *   stalls mid-answer. The body errors once the client aborts.
+ *   stalls mid-answer (Responses API events for `…/responses`, chat
+ *   completion chunks otherwise). The body errors once the client aborts.
  *
  * @example Take the primary down, then bring it back
  * ```ts
@@ -102,6 +109,33 @@ export interface ReplyContext {
 }
 
 /**
+ * The tokens a mocked region's answers report; see
+ * {@linkcode MockRegionOptions.usage}.
+ *
+ * @example A region whose prompt was mostly cached
+ * ```ts
+ * import { mockRegion, type MockUsage } from "@ky-failover/ky-failover/testing";
+ *
+ * const usage: MockUsage = { prompt_tokens: 1_000, completion_tokens: 200, cached_tokens: 800 };
+ * const region = mockRegion({ name: "cached", usage });
+ * console.assert(region.name === "cached");
+ * ```
+ */
+export interface MockUsage {
+  /** Input tokens (`prompt_tokens`; the Responses API's `input_tokens`). */
+  prompt_tokens: number;
+  /** Output tokens (`completion_tokens`; the Responses API's `output_tokens`). */
+  completion_tokens: number;
+  /**
+   * Of the input tokens, those served from the prompt cache: reported as
+   * `prompt_tokens_details.cached_tokens` (the Responses API's
+   * `input_tokens_details.cached_tokens`). Absent: chat answers carry no
+   * `prompt_tokens_details`.
+   */
+  cached_tokens?: number | undefined;
+}
+
+/**
  * Options of {@linkcode mockRegion}.
  *
  * @example
@@ -114,6 +148,32 @@ export interface ReplyContext {
  *   mode: { status: 429, headers: { "retry-after-ms": "1500" } },
  * };
  * console.assert(mockRegion(options).mode !== "up");
+ * ```
+ *
+ * @example A provider that serves only its own models, and reports usage
+ * ```ts
+ * import { mockRegion } from "@ky-failover/ky-failover/testing";
+ *
+ * const deepseek = mockRegion({
+ *   name: "deepseek",
+ *   models: ["deepseek-chat"],
+ *   usage: { prompt_tokens: 12, completion_tokens: 4, cached_tokens: 8 },
+ * });
+ * const ask = (model: string) =>
+ *   deepseek.fetch(new Request(`${deepseek.url}/chat/completions`, {
+ *     method: "POST",
+ *     headers: { "content-type": "application/json" },
+ *     body: JSON.stringify({ model, messages: [{ role: "user", content: "hi" }] }),
+ *   }));
+ *
+ * const missing = await ask("gpt-4.1");
+ * console.assert(missing.status === 404);
+ * console.assert((await missing.json()).error.code === "model_not_found");
+ *
+ * const answer = await (await ask("deepseek-chat")).json();
+ * console.assert(answer.model === "deepseek-chat");
+ * console.assert(answer.usage.total_tokens === 16);
+ * console.assert(answer.usage.prompt_tokens_details.cached_tokens === 8);
  * ```
  */
 export interface MockRegionOptions {
@@ -132,11 +192,42 @@ export interface MockRegionOptions {
     clearTimeout(handle: unknown): void;
   };
   /**
+   * The models the region serves. `GET …/models` lists them, and in modes
+   * `"up"` and `{ slow }` a `POST` whose JSON body names another `model`
+   * is answered — before {@linkcode MockRegionOptions.reply} — as OpenAI
+   * answers a model the key cannot use: `404` with the error code
+   * `model_not_found`, type `invalid_request_error` and the message
+   * ``The model `x` does not exist or you do not have access to it.``
+   * Default: any model
+   * (`GET …/models` lists `gpt-4.1`).
+   */
+  models?: readonly string[] | undefined;
+  /**
+   * The tokens the default answers report. Default
+   * `{ prompt_tokens: 5, completion_tokens: 3 }`.
+   */
+  usage?: MockUsage | undefined;
+  /**
    * The answer in mode `"up"` (and `{ slow }`). Default: an OpenAI-compatible
-   * API — `GET …/models` lists one model; `POST …/chat/completions` answers
-   * a `chat.completion` saying `hello from <name>`, or with `stream: true`
-   * the same as server-sent `chat.completion.chunk` events ending in
-   * `data: [DONE]`; anything else is a 404 with an OpenAI-style error body.
+   * API, each answer naming the `model` it was sent:
+   *
+   * - `GET …/models` lists the region's models;
+   * - `POST …/chat/completions` answers a `chat.completion` saying
+   *   `hello from <name>` with its {@linkcode MockRegionOptions.usage}, or
+   *   with `stream: true` the same as server-sent `chat.completion.chunk`
+   *   events ending in `data: [DONE]` — with a final usage chunk when
+   *   `stream_options.include_usage` is set;
+   * - `POST …/embeddings` answers an embedding list, one vector per input
+   *   (`dimensions` numbers, default 8; base64 with
+   *   `encoding_format: "base64"`), `usage` with `prompt_tokens` and
+   *   `total_tokens`;
+   * - `POST …/responses` answers a Responses API `response` whose output
+   *   text says `hello from <name>`, `usage` with `input_tokens` and
+   *   `output_tokens`; with `stream: true` its server-sent events, from
+   *   `response.created` through `response.output_text.delta` (one per
+   *   word) to `response.completed`, whose `response` carries the usage;
+   * - anything else is a 404 with an OpenAI-style error body.
+   *
    * Return `undefined` to fall back to that default answer.
    */
   reply?: (
@@ -325,30 +416,51 @@ export function mockRegion(options: MockRegionOptions): MockRegion {
     }
   };
 
+  const served = options.models === undefined
+    ? undefined
+    : new Set(options.models);
+  const tokens = options.usage ?? DEFAULT_TOKENS;
+  const events = (body: string[], signal: AbortSignal, stallAt?: number) =>
+    new Response(eventStream(body, signal, stallAt), {
+      headers: { "content-type": "text/event-stream" },
+    });
+
   const defaultReply = (request: Request, context: ReplyContext) => {
     const path = new URL(request.url).pathname.replace(/\/+$/, "");
     const body = parseJson(context.received.body);
     if (request.method === "GET" && path.endsWith("/models")) {
-      return json(modelsJson(name));
+      return json(modelsJson(name, options.models));
     }
     if (request.method === "POST" && path.endsWith("/chat/completions")) {
       const id = `chatcmpl-${name}-${++counter}`;
-      if (wantsStream(body)) {
-        return new Response(
-          eventStream(completionEvents(name, id, body), request.signal),
-          { headers: { "content-type": "text/event-stream" } },
-        );
-      }
-      return json(completionJson(name, id, body));
+      return wantsStream(body)
+        ? events(completionEvents(name, id, body, tokens), request.signal)
+        : json(completionJson(name, id, body, tokens));
+    }
+    if (request.method === "POST" && path.endsWith("/embeddings")) {
+      return json(embeddingsJson(name, body, tokens));
+    }
+    if (request.method === "POST" && path.endsWith("/responses")) {
+      const id = `${name}-${++counter}`;
+      return wantsStream(body)
+        ? events(responseEvents(name, id, body, tokens), request.signal)
+        : json(responseJson(name, id, body, tokens));
     }
     return json(
       errorJson(404, `no route for ${request.method} ${path}`),
       404,
     );
   };
-  const reply = async (request: Request, context: ReplyContext) =>
-    (await options.reply?.(request, context)) ??
+  const reply = async (request: Request, context: ReplyContext) => {
+    if (served !== undefined && request.method === "POST") {
+      const model = modelOf(parseJson(context.received.body));
+      if (model !== undefined && !served.has(model)) {
+        return json(modelNotFoundJson(model), 404);
+      }
+    }
+    return (await options.reply?.(request, context)) ??
       defaultReply(request, context);
+  };
 
   /**
    * Requests whose client has not gone away, held strongly: on Node a
@@ -411,15 +523,11 @@ export function mockRegion(options: MockRegionOptions): MockRegion {
       );
     }
     if ("stallAfter" in mode) {
-      const id = `chatcmpl-${name}-${++counter}`;
-      return new Response(
-        eventStream(
-          completionEvents(name, id, parseJson(text)),
-          request.signal,
-          mode.stallAfter,
-        ),
-        { headers: { "content-type": "text/event-stream" } },
-      );
+      const body = parseJson(text);
+      const list = target.pathname.replace(/\/+$/, "").endsWith("/responses")
+        ? responseEvents(name, `${name}-${++counter}`, body, tokens)
+        : completionEvents(name, `chatcmpl-${name}-${++counter}`, body, tokens);
+      return events(list, request.signal, mode.stallAfter);
     }
     if ("slow" in mode) {
       await new Promise<void>((resolve) => {
