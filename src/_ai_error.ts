@@ -66,23 +66,32 @@ const MISSING_CODES = new Set([
  * Messages that say a model is not there: OpenAI's "The model `x` does
  * not exist", vLLM's, Ollama's `model "x" not found`, Gemini's
  * "models/x is not found", OpenRouter's "x is not a valid model ID",
- * DeepSeek's "Model Not Exist", "unknown model", "no such model".
+ * "unknown model", "no such model" — believed only when they also name
+ * the model (a message about a parameter "not supported by this model"
+ * says nothing of the model's presence).
  */
 const MISSING_MESSAGE =
-  /\bmodels?\b[^.]*?\b(?:does not exist|not exist|not found|is not a valid model|is not supported)|\b(?:unknown|invalid|no such) model\b|\bnot a valid model id\b/i;
+  /\bmodels?\b[^.]*?\b(?:does not exist|not exist|not found|is not a valid model)|\b(?:unknown|invalid|no such) model\b|\bnot a valid model id\b/i;
+
+/** DeepSeek's, which names no model. */
+const BARE_MISSING = /^\s*model not exist\s*$/i;
 
 /**
  * Whether an answer of `status` with `error` says the model it was sent
- * is not served there: a 404 or a 400 with a missing-model code, or a
- * message that says so (Anthropic: a `not_found_error` about the model).
+ * (under one of `names`) is not served there: a 404 or a 400 with a
+ * missing-model code, or a message that says so and names the model
+ * (Anthropic: a `not_found_error` that names it).
  */
 export function saysModelMissing(
   status: number,
   error: AiError | undefined,
+  names: readonly string[],
 ): boolean {
   if ((status !== 404 && status !== 400) || error === undefined) return false;
   if (error.code !== undefined && MISSING_CODES.has(error.code)) return true;
   const message = error.message ?? "";
-  if (MISSING_MESSAGE.test(message)) return true;
-  return error.type === "not_found_error" && /\bmodel\b/i.test(message);
+  if (BARE_MISSING.test(message)) return true;
+  const named = names.some((name) => message.includes(name));
+  if (!named) return false;
+  return MISSING_MESSAGE.test(message) || error.type === "not_found_error";
 }

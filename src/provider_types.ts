@@ -90,8 +90,8 @@ export interface EndpointModels {
    */
   readonly serves: Readonly<Record<string, string>> | undefined;
   /**
-   * Models it answered "model not found" for: it gets no call for them
-   * (learned), by the name the caller asked for.
+   * Models it answered "model not found" for, by the name it was sent
+   * (learned): it gets no call that would send it one of them.
    */
   readonly notFound: readonly string[];
 }

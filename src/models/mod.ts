@@ -63,47 +63,51 @@ export function models(): Feature {
           ),
         ]),
       );
-      /** Models (as asked for) each endpoint said it does not have. */
+      /** Models (as sent) each endpoint said it does not have. */
       const missing = new Map<string, Set<string>>(
         host.endpoints.map((e) => [e.name, new Set()]),
       );
 
-      const declared = [...serves.values()].some((map) => map !== undefined);
-      /** Whether any endpoint said it lacks a model. */
-      let learnt = false;
-
+      /** The name `model` (as asked for) is sent under to `endpoint`. */
+      const sentName = (endpoint: string, model: string) =>
+        serves.get(endpoint)?.get(model) ?? model;
+      /** Whether `endpoint` serves `model` (as asked for), as far as known. */
       const serving = (endpoint: string, model: string) => {
         const map = serves.get(endpoint);
         return (map === undefined || map.has(model)) &&
-          !missing.get(endpoint)!.has(model);
+          !missing.get(endpoint)!.has(sentName(endpoint, model));
       };
-      const sentName = (endpoint: string, model: string) =>
-        serves.get(endpoint)?.get(model) ?? model;
+      const refusal = (model: string) =>
+        `no endpoint serves model ${JSON.stringify(model)} (${
+          [...serves].map(([name, map]) =>
+            missing.get(name)!.has(sentName(name, model))
+              ? `${name}: not found there`
+              : `${name}: ${describeServes(map)}`
+          ).join("; ")
+        })`;
 
       return {
+        // Everything is read lazily: a call's body is parsed when its first
+        // attempt asks which endpoints serve its model, and scanned for the
+        // place of its model only when an endpoint renames it.
         route(call) {
-          // Nothing declared and nothing learnt: every endpoint serves every
-          // model under its own name, and the body need not even be read.
-          if (!declared && !learnt) return undefined;
-          const model = call.model;
-          if (model === undefined) return undefined;
-          const text = call.text()!;
-          const span = modelSpan(text);
+          let span: [number, number] | undefined | null = null;
           return {
-            accepts: (endpoint) => serving(endpoint, model),
-            refusal: () =>
-              `no endpoint serves model ${JSON.stringify(model)} (${
-                [...serves].map(([name, map]) =>
-                  missing.get(name)!.has(model)
-                    ? `${name}: not found there`
-                    : `${name}: ${describeServes(map)}`
-                ).join("; ")
-              })`,
+            accepts(endpoint) {
+              const model = call.model;
+              return model === undefined || serving(endpoint, model);
+            },
+            refusal: () => refusal(call.model!),
             attempt(endpoint) {
+              const model = call.model;
+              if (model === undefined) return undefined;
               const sent = sentName(endpoint, model);
+              if (sent === model) return { model };
+              const text = call.text()!;
+              span ??= modelSpan(text);
               return {
                 model: sent,
-                body: sent === model || span === undefined
+                body: span === undefined
                   ? undefined
                   : withModel(text, span, sent),
               };
@@ -113,18 +117,20 @@ export function models(): Feature {
         async judge(answer) {
           const model = answer.call.model;
           if (model === undefined) return undefined;
+          const sent = answer.model ?? model;
           const error = readAiError(await answer.text());
-          if (!saysModelMissing(answer.status, error)) return undefined;
+          if (!saysModelMissing(answer.status, error, [sent, model])) {
+            return undefined;
+          }
           const learned = missing.get(answer.endpoint)!;
-          if (learned.has(model)) return NOT_FOUND; // two calls learnt it
-          learned.add(model);
-          learnt = true;
+          if (learned.has(sent)) return NOT_FOUND; // two calls learnt it
+          learned.add(sent);
           if (host.listening) {
             host.emit({
               type: "model-not-found",
               endpoint: answer.endpoint,
               model,
-              sent: answer.model ?? model,
+              sent,
             });
           }
           return NOT_FOUND;
