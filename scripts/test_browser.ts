@@ -13,7 +13,8 @@
 //    loopback regions with CORS answer tests/browser/cors.ts, and two more
 //    origins (tests/browser/_redirect_server.ts) serve its redirect tests:
 //    an endpoint that redirects and a target that records what reaches it,
-//    read by the page through `__redirectLog()`.
+//    read by the page through `__redirectLog()`; what each loopback region
+//    received, through `__received(name)`.
 // 3. playwright-core drives Debian's Chromium (/usr/bin/chromium, or
 //    $CHROMIUM) headless; the page reports each result back.
 //
@@ -164,6 +165,10 @@ const regions = await serveRegions([
   "hang",
   "bad",
   "reset",
+  // Providers that serve only their own models (tests/browser/cors.ts).
+  { name: "gpt-down", models: ["gpt-4.1"], mode: { status: 503 } },
+  { name: "gpt-only", models: ["gpt-4.1"] },
+  { name: "deepseek", models: ["deepseek-chat", "deepseek-reasoner"] },
 ], {
   reply: (request, { region }) =>
     new URL(request.url).pathname.endsWith("/echo")
@@ -264,6 +269,17 @@ try {
     });
   });
   await tab.exposeFunction("__redirectLog", () => redirects.log());
+  // What a loopback region received so far (path, key and body of each).
+  await tab.exposeFunction(
+    "__received",
+    (name: string) =>
+      regions.region(name).received.map((r) => ({
+        method: r.method,
+        path: r.path,
+        authorization: r.authorization,
+        body: r.body,
+      })),
+  );
   await tab.exposeFunction("__report", (r: Result) => {
     const line = `${r.ok ? "ok" : "FAILED"} ${r.file} > ${r.name} (${
       Math.round(r.ms)

@@ -5,7 +5,7 @@
 // hands their URLs to the page as `globalThis.__REGIONS__`; the redirect
 // tests' endpoints (tests/browser/_redirect_server.ts) come as
 // `globalThis.__REDIRECTS__`, and `__redirectLog()` returns what each of
-// their servers received.
+// their servers received; `__received(name)` what a loopback region did.
 
 import { assert, test } from "../_harness.ts";
 import { walk } from "../_walk.ts";
@@ -27,6 +27,9 @@ export type RegionName =
   | "hang"
   | "bad"
   | "reset"
+  | "gpt-down"
+  | "gpt-only"
+  | "deepseek"
   | "closed";
 
 function url(name: RegionName): string {
@@ -372,4 +375,141 @@ test("browser: a refused port's FailoverError holds no ?api-key=", async () => {
     assertNoQuerySecret(`${label}: status()`, api.status());
   }
   assert.ok(sentTo.includes(QUERY_SECRET), "the request carried the key");
+});
+
+// ------------------------------------------------------------ providers
+// "gpt-down" (503), "gpt-only" and "deepseek" serve only their own models:
+// a POST naming another gets OpenAI's 404 model_not_found.
+
+interface Received {
+  method: string;
+  path: string;
+  authorization: string | null;
+  body: string;
+}
+
+function received(name: RegionName): Promise<Received[]> {
+  const page = globalThis as {
+    __received?: (name: string) => Promise<Received[]>;
+  };
+  if (!page.__received) throw new Error("no __received on the page");
+  return page.__received(name);
+}
+
+function providerPool(
+  served: [
+    RegionName,
+    readonly string[] | Record<string, string> | undefined,
+  ][],
+) {
+  const events: FailoverEvent[] = [];
+  const api = createFailover({
+    endpoints: served.map(([name, models], i) => ({
+      name,
+      url: url(name),
+      apiKey: `sk-${name}`,
+      priority: i + 1,
+      ...(models === undefined ? {} : { models }),
+    })),
+    onEvent: (e) => events.push(e),
+    timeout: 5_000,
+  });
+  return { api, events };
+}
+
+function attemptsOf(events: FailoverEvent[]) {
+  return events.flatMap((e) =>
+    e.type === "attempt" ? [[e.endpoint, e.status, e.model, e.code]] : []
+  );
+}
+
+test("browser: a 503 provider fails over across origins to another, which gets its own model and the caller's bytes", async () => {
+  const { api, events } = providerPool([
+    ["gpt-down", ["gpt-4.1"]],
+    ["deepseek", { "gpt-4.1": "deepseek-chat" }],
+  ]);
+  using _ = api;
+  const down = (await received("gpt-down")).length;
+  const deepseek = (await received("deepseek")).length;
+  const raw = '{ "model" : "gpt-4.1", "temperature": 1.0, ' +
+    '"seed": 12345678901234567890, "messages": [{"role": "user", ' +
+    '"content": "\\"model\\": \\"gpt-4.1\\" é"}] }';
+  const response = await api.fetch("chat/completions", {
+    method: "POST",
+    headers: { "content-type": "application/json" },
+    body: raw,
+  });
+  assert.equal(response.status, 200);
+  const answer = await response.json();
+  assert.equal(answer.model, "deepseek-chat");
+  assert.equal(answer.choices[0].message.content, "hello from deepseek");
+  assert.deepEqual(attemptsOf(events), [
+    ["gpt-down", 503, "gpt-4.1", undefined],
+    ["deepseek", 200, "deepseek-chat", undefined],
+  ]);
+  const [toDown] = (await received("gpt-down")).slice(down);
+  const [toDeepseek] = (await received("deepseek")).slice(deepseek);
+  assert.equal(toDown.body, raw);
+  assert.equal(toDown.authorization, "Bearer sk-gpt-down");
+  assert.equal(
+    toDeepseek.body,
+    raw.replace('"model" : "gpt-4.1"', '"model" : "deepseek-chat"'),
+  );
+  assert.equal(toDeepseek.authorization, "Bearer sk-deepseek");
+
+  // Streamed, through ky.
+  const streamed = await api.ky.post("chat/completions", {
+    json: { model: "gpt-4.1", messages: [], stream: true },
+  });
+  const text = await streamed.text();
+  const chunks = text.split("\n\n").filter((f) => f.startsWith("data: {"))
+    .map((f) => JSON.parse(f.slice("data: ".length)));
+  assert.ok(chunks.length > 0);
+  assert.ok(chunks.every((c) => c.model === "deepseek-chat"));
+  assert.equal(
+    chunks.map((c) => c.choices[0]?.delta.content ?? "").join(""),
+    "hello from deepseek",
+  );
+  assert.equal(api.status()[1].lastModel, "deepseek-chat");
+});
+
+test("browser: a cross-origin 404 model_not_found is learned: no more calls there for that model, its others still go", async () => {
+  const { api, events } = providerPool([
+    ["gpt-only", undefined],
+    ["deepseek", { o3: "deepseek-reasoner", "gpt-4.1": "deepseek-chat" }],
+  ]);
+  using _ = api;
+  const before = (await received("gpt-only")).length;
+  const ask = async (model: string) =>
+    await api.ky.post("chat/completions", {
+      json: { model, messages: [{ role: "user", content: "hi" }] },
+    }).json<{ model: string; choices: { message: { content: string } }[] }>();
+
+  assert.equal((await ask("o3")).model, "deepseek-reasoner");
+  assert.deepEqual(attemptsOf(events), [
+    ["gpt-only", 404, "o3", "model_not_found"],
+    ["deepseek", 200, "deepseek-reasoner", undefined],
+  ]);
+  assert.equal((await ask("o3")).model, "deepseek-reasoner");
+  const answer = await ask("gpt-4.1");
+  assert.equal(answer.choices[0].message.content, "hello from gpt-only");
+
+  const toGptOnly = (await received("gpt-only")).slice(before);
+  assert.deepEqual(
+    toGptOnly.map((r) => JSON.parse(r.body).model),
+    ["o3", "gpt-4.1"],
+  );
+  assert.deepEqual(
+    events.filter((e) => e.type === "model-not-found"),
+    [{
+      type: "model-not-found",
+      endpoint: "gpt-only",
+      model: "o3",
+      sent: "o3",
+    }],
+  );
+  const status = api.status()[0];
+  assert.equal(status.state, "healthy");
+  assert.equal(status.failures, 0);
+  assert.deepEqual(status.models, { serves: undefined, notFound: ["o3"] });
 });
