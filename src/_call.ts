@@ -4,8 +4,7 @@
 
 import type { Endpoint } from "./_endpoint.ts";
 import type { HeaderRecord } from "./_headers.ts";
-import type { CallView, Route } from "./_route.ts";
-import type { Ruling } from "./feature.ts";
+import type { AttemptRequest, FeatureCall, Ruling } from "./feature.ts";
 import type { AttemptRecord, EndpointInfo, Health, Verdict } from "./types.ts";
 
 /** Why the call-level signal was aborted. */
@@ -58,7 +57,20 @@ export interface Call {
   /** Where features let the call go, when a feature routes it. */
   route: Route | undefined;
   /** The call as features see it, once one asked. */
-  view: CallView | undefined;
+  view: FeatureCall | undefined;
+}
+
+/** A call's routes, combined (see `_route.ts`). */
+export interface Route {
+  /** Whether every route accepts `endpoint`. */
+  accepts(endpoint: string): boolean;
+  /**
+   * Why none of `endpoints` may take the call: the refusal of the first
+   * route that accepts none of those the routes before it left.
+   */
+  refusal(endpoints: readonly string[]): string;
+  /** What an attempt to `endpoint` sends: the first route's that says. */
+  attempt(endpoint: string): AttemptRequest | undefined;
 }
 
 let never: AbortSignal | undefined;

@@ -2,8 +2,8 @@
 // and the route its features give it: which endpoints may take its
 // attempts, why none may, and what each attempt sends.
 
-import type { Call, CallRequest } from "./_call.ts";
-import type { AttemptRequest, CallRoute, FeatureCall } from "./feature.ts";
+import type { Call, CallRequest, Route } from "./_call.ts";
+import type { CallRoute, FeatureCall } from "./feature.ts";
 
 const utf8 = new TextDecoder();
 /** Text that may be a JSON object or array. */
@@ -66,21 +66,8 @@ export class CallView implements FeatureCall {
 }
 
 /** The view of `call`, made on first use. */
-export function callView(call: Call): CallView {
+export function callView(call: Call): FeatureCall {
   return call.view ??= new CallView(call.request);
-}
-
-/** A call's routes, combined. */
-export interface Route {
-  /** Whether every route accepts `endpoint`. */
-  accepts(endpoint: string): boolean;
-  /**
-   * Why none of `endpoints` may take the call: the refusal of the first
-   * route that accepts none of those the routes before it left.
-   */
-  refusal(endpoints: readonly string[]): string;
-  /** What an attempt to `endpoint` sends: the first route's that says. */
-  attempt(endpoint: string): AttemptRequest | undefined;
 }
 
 /** Asks each feature's `route` about `call`; `undefined` when none routes it. */

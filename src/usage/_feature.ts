@@ -2,7 +2,12 @@
 
 import { costOf, priceOf, type PriceTable, resolvePrices } from "../_prices.ts";
 import { check, fail } from "../_validate.ts";
-import type { FeatureAnswer, FeatureHooks, FeatureHost } from "../feature.ts";
+import type {
+  Feature,
+  FeatureAnswer,
+  FeatureHooks,
+  FeatureHost,
+} from "../feature.ts";
 import type { BudgetStatus, UsageReport } from "../provider_types.ts";
 import { type BudgetWindow, budgetWindow, resolveBudget } from "./_budget.ts";
 import {
@@ -17,7 +22,26 @@ import {
 import { usageReader } from "./_reader.ts";
 import { budgetRefusal } from "./_refusal.ts";
 import type { Reading } from "./_tokens.ts";
-import type { UsageFeature } from "./mod.ts";
+
+/**
+ * The usage feature: a {@linkcode Feature} that also reports what it
+ * counted. It joins one pool only.
+ *
+ * @example
+ * ```ts
+ * import { usage, type UsageFeature } from "@ky-failover/ky-failover/usage";
+ *
+ * const tokens: UsageFeature = usage();
+ * console.assert(tokens.report().total.calls === 0);
+ * ```
+ */
+export interface UsageFeature extends Feature {
+  /**
+   * The counts so far across the pool: in total, by endpoint and by model
+   * (as sent). Zero before the feature joins a pool.
+   */
+  report(): UsageReport;
+}
 
 /** Usage settings after validation. */
 export interface UsageSettings {

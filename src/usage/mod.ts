@@ -76,9 +76,10 @@
  * @module
  */
 
-import type { Feature } from "../feature.ts";
-import type { Prices, UsageReport } from "../provider_types.ts";
-import { resolveUsage, usageFeature } from "./_feature.ts";
+import type { Prices } from "../provider_types.ts";
+import { resolveUsage, type UsageFeature, usageFeature } from "./_feature.ts";
+
+export type { UsageFeature } from "./_feature.ts";
 
 /**
  * Options of {@linkcode usage}.
@@ -99,26 +100,6 @@ export interface UsageOptions {
    * tokens, and the totals that include its tokens have no `costUsd`.
    */
   prices?: Prices | undefined;
-}
-
-/**
- * The usage feature: a {@linkcode Feature} that also reports what it
- * counted. It joins one pool only.
- *
- * @example
- * ```ts
- * import { usage, type UsageFeature } from "@ky-failover/ky-failover/usage";
- *
- * const tokens: UsageFeature = usage();
- * console.assert(tokens.report().total.calls === 0);
- * ```
- */
-export interface UsageFeature extends Feature {
-  /**
-   * The counts so far across the pool: in total, by endpoint and by model
-   * (as sent). Zero before the feature joins a pool.
-   */
-  report(): UsageReport;
 }
 
 /**
