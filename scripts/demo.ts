@@ -117,7 +117,7 @@ export interface DemoOptions {
   /**
    * Shrinks (or stretches) the scripted timeline and its timers: breaker
    * cooldowns, `Retry-After`, the call rate and the report interval. `0.25`
-   * runs the whole story in about 5.5 s. Default `1` (about 22 s). Ignored
+   * runs the whole story in about 6.3 s. Default `1` (about 25 s). Ignored
    * with `config`.
    */
   timeScale?: number;
@@ -562,7 +562,10 @@ const TIMINGS = {
  * - primary 429 (14–17.5 s): no breaker (a 429 is neutral); the primary is
  *   benched 2 s at ~14 s and again at ~16.1 s;
  * - primary back up (17.5–21.5 s): the bench ends at ~18.2 s and traffic
- *   returns.
+ *   returns;
+ * - only another provider (21.5–24.5 s): the primary, hk and sg refuse;
+ *   three failures each open their breakers, and from then on calls go
+ *   straight to deepseek, their model rewritten.
  */
 function timeline(scale: number): Phase[] {
   const t = (value: number) => seconds(value * scale);
