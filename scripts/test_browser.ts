@@ -169,6 +169,12 @@ const regions = await serveRegions([
   { name: "gpt-down", models: ["gpt-4.1"], mode: { status: 503 } },
   { name: "gpt-only", models: ["gpt-4.1"] },
   { name: "deepseek", models: ["deepseek-chat", "deepseek-reasoner"] },
+  // Reports chosen usage, for the cost test.
+  {
+    name: "deepseek-metered",
+    models: ["deepseek-chat"],
+    usage: { prompt_tokens: 1234, completion_tokens: 567, cached_tokens: 1000 },
+  },
 ], {
   reply: (request, { region }) =>
     new URL(request.url).pathname.endsWith("/echo")

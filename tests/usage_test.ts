@@ -347,6 +347,69 @@ test("usage: a stream the caller cancels midway is not counted", async () => {
   assert.deepEqual(usageEvents(events), []);
 });
 
+for (
+  const [label, last] of [
+    ["data: [DONE]", "data: [DONE]\n\n"],
+    [
+      "a Responses API response.completed event",
+      `event: response.completed\ndata: ${
+        JSON.stringify({
+          type: "response.completed",
+          response: { usage: { input_tokens: 9, output_tokens: 4 } },
+        })
+      }\n\n`,
+    ],
+  ] as const
+) {
+  test(`usage: a stream the caller stops reading after ${label} (as the OpenAI SDK does) is counted once`, async () => {
+    const usageChunk = `data: ${
+      JSON.stringify({
+        choices: [],
+        usage: { prompt_tokens: 9, completion_tokens: 4 },
+      })
+    }\n\n`;
+    const body = chunked([
+      ...(last.startsWith("data: [DONE]") ? [usageChunk] : []),
+      last,
+      "data: never read\n\n",
+    ]);
+    const { pool, feature, events } = setup(
+      [endpoint("primary", 1)],
+      () =>
+        new Response(body.stream, {
+          headers: { "content-type": "text/event-stream" },
+        }),
+      { prices: { "gpt-4.1": 1 } },
+    );
+    using _ = pool;
+    const response = await pool.fetch("chat/completions", {
+      method: "POST",
+      body: JSON.stringify({ model: "gpt-4.1", stream: true }),
+    });
+    const reader = response.body!.getReader();
+    let text = "";
+    while (!/\[DONE\]|response\.completed/.test(text)) {
+      const { value } = await reader.read();
+      text += new TextDecoder().decode(value);
+    }
+    // The report is ready before the caller cancels the rest.
+    const expected = {
+      calls: 1,
+      unmetered: 0,
+      inputTokens: 9,
+      cachedInputTokens: 0,
+      outputTokens: 4,
+      costUsd: 0.000013,
+    };
+    assert.deepEqual(feature.report().total, expected);
+    await reader.cancel();
+    await turns();
+    assert.equal(body.cancelled, true);
+    assert.deepEqual(feature.report().total, expected);
+    assert.equal(usageEvents(events).length, 1);
+  });
+}
+
 test("usage: a Responses API stream counts its response.completed usage", async () => {
   const completed = {
     type: "response.completed",

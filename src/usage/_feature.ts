@@ -168,9 +168,20 @@ export function usageFeature({ prices: pool }: UsageSettings): UsageFeature {
           if (answer.status < 200 || answer.status > 299) return undefined;
           const answered = answeredOf(answer);
           const reader = usageReader(answer.headers.get("content-type"));
+          // Counted at the body's end, or at `data: [DONE]`: a client may
+          // stop reading there and cancel the rest (the OpenAI SDK does).
+          let counted = false;
+          const finish = () => {
+            if (counted) return;
+            counted = true;
+            count(answered, reader.end());
+          };
           return {
-            chunk: (bytes) => reader.chunk(bytes),
-            end: () => count(answered, reader.end()),
+            chunk(bytes) {
+              reader.chunk(bytes);
+              if (reader.finished) finish();
+            },
+            end: finish,
           };
         },
         status(endpoint) {

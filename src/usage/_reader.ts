@@ -16,6 +16,8 @@ export interface UsageReader {
   chunk(bytes: Uint8Array): void;
   /** The body ended: what it said (`undefined`: nothing readable). */
   end(): Reading | undefined;
+  /** The body said it is complete (an event stream's `data: [DONE]`). */
+  readonly finished: boolean;
 }
 
 /** A reader of a body with `contentType`. */
@@ -29,6 +31,9 @@ export function usageReader(contentType: string | null): UsageReader {
         scan.push(decoder.decode());
         return scan.end();
       },
+      get finished() {
+        return scan.finished;
+      },
     };
   }
   const scan = jsonScan();
@@ -40,5 +45,6 @@ export function usageReader(contentType: string | null): UsageReader {
       if (!scan.dead) scan.push(decoder.decode());
       return scan.end();
     },
+    finished: false,
   };
 }

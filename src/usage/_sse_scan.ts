@@ -11,6 +11,9 @@ import { type Reading, readingOf } from "./_tokens.ts";
 
 /** A line break of an event stream. */
 const LINE_BREAK = /\r\n|\r|\n/g;
+/** The `type` of a Responses API stream's last event. */
+const RESPONSE_DONE =
+  /"type"\s*:\s*"response\.(?:completed|incomplete|failed)"/;
 /** Longest event kept (a `response.completed` holds the whole answer). */
 const EVENT_LIMIT = 16 * 1024 * 1024;
 
@@ -20,6 +23,8 @@ export interface SseScan {
   push(text: string): void;
   /** The stream ended: the last usage it reported, if any. */
   end(): Reading | undefined;
+  /** It sent its last event (`data: [DONE]`): nothing more will count. */
+  readonly finished: boolean;
 }
 
 /** The reading of one event's data, when it reports usage. */
@@ -49,10 +54,17 @@ export function sseScan(): SseScan {
   /** The last text ended with "\r": a "\n" starting the next is the same break. */
   let afterCr = false;
   let last: Reading | undefined;
+  let finished = false;
 
   function dispatch(): void {
     if (data !== undefined && data.length > 0) {
-      last = eventReading(data.join("\n")) ?? last;
+      const text = data.join("\n");
+      if (text === "[DONE]") finished = true;
+      else {
+        last = eventReading(text) ?? last;
+        // A Responses API stream's last event: a client may stop there.
+        if (RESPONSE_DONE.test(text)) finished = true;
+      }
     }
     data = [];
     size = 0;
@@ -88,6 +100,9 @@ export function sseScan(): SseScan {
 
   return {
     push,
+    get finished() {
+      return finished;
+    },
     end() {
       if (line !== "") onLine(line);
       line = "";

@@ -18,9 +18,13 @@
  * `prompt_cache_hit_tokens` and Anthropic's `cache_read_input_tokens`),
  * and a server-sent event stream's last usage (a chat stream asked with
  * `stream_options: { include_usage: true }`, a Responses API stream's
- * `response.completed`). A call counts once its body was read to the end:
- * a body the caller cancels or that breaks is not counted. An answer that
- * reports no usage counts as a call, and as `unmetered`.
+ * `response.completed`). A call counts once its body was read to the end,
+ * or a stream to its last event (`data: [DONE]`, `response.completed`),
+ * where a client may stop and cancel the rest (the OpenAI SDK does); a
+ * body the caller cancels before that, or that breaks, is not counted. A
+ * body the pool read whole (any non-stream answer up to `bufferLimit`)
+ * counts as the attempt settles. An answer that reports no usage counts
+ * as a call, and as `unmetered`.
  *
  * An endpoint's `budget: { usd, window }` caps what it spends within a
  * sliding window of `window` ms: once it spent `usd`, it takes no call —

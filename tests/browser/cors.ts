@@ -30,6 +30,7 @@ export type RegionName =
   | "gpt-down"
   | "gpt-only"
   | "deepseek"
+  | "deepseek-metered"
   | "closed";
 
 function url(name: RegionName): string {
@@ -378,8 +379,10 @@ test("browser: a refused port's FailoverError holds no ?api-key=", async () => {
 });
 
 // ------------------------------------------------------------ providers
-// "gpt-down" (503), "gpt-only" and "deepseek" serve only their own models:
-// a POST naming another gets OpenAI's 404 model_not_found.
+// "gpt-down" (503), "gpt-only", "deepseek" and "deepseek-metered" serve
+// only their own models: a POST naming another gets OpenAI's 404
+// model_not_found. "deepseek-metered" reports 1234 prompt tokens (1000 of
+// them cached) and 567 completion tokens.
 
 interface Received {
   method: string;
@@ -512,4 +515,120 @@ test("browser: a cross-origin 404 model_not_found is learned: no more calls ther
   assert.equal(status.state, "healthy");
   assert.equal(status.failures, 0);
   assert.deepEqual(status.models, { serves: undefined, notFound: ["o3"] });
+});
+
+test("browser: a streamed chat with include_usage, failed over across origins to a renamed model, is counted and priced exactly", async () => {
+  const events: FailoverEvent[] = [];
+  using api = createFailover({
+    endpoints: [
+      {
+        name: "gpt-down",
+        url: url("gpt-down"),
+        apiKey: "sk-gpt-down",
+        priority: 1,
+        models: ["gpt-4.1"],
+      },
+      {
+        name: "deepseek-metered",
+        url: url("deepseek-metered"),
+        apiKey: "sk-deepseek-metered",
+        priority: 2,
+        models: { "gpt-4.1": "deepseek-chat" },
+      },
+    ],
+    prices: {
+      "gpt-4.1": { input: 2, output: 8 },
+      "deepseek-chat": { input: 0.28, output: 0.42, cachedInput: 0.028 },
+    },
+    onEvent: (e) => events.push(e),
+    timeout: 5_000,
+  });
+  const before = (await received("deepseek-metered")).length;
+  const response = await api.fetch("chat/completions", {
+    method: "POST",
+    headers: { "content-type": "application/json" },
+    body: JSON.stringify({
+      model: "gpt-4.1",
+      messages: [{ role: "user", content: "hi" }],
+      stream: true,
+      stream_options: { include_usage: true },
+    }),
+  });
+  assert.equal(response.status, 200);
+  assert.equal(response.headers.get("content-type"), "text/event-stream");
+  // Nothing is counted before the stream was read to its end.
+  assert.equal(api.usage().total.calls, 0);
+  const reader = response.body!.pipeThrough(new TextDecoderStream())
+    .getReader();
+  let text = "";
+  for (;;) {
+    const { done, value } = await reader.read();
+    if (done) break;
+    text += value;
+  }
+  const frames = text.split("\n\n").filter(Boolean);
+  assert.equal(frames.at(-1), "data: [DONE]");
+  const chunks = frames.slice(0, -1).map((f) =>
+    JSON.parse(f.slice("data: ".length))
+  );
+  assert.ok(chunks.every((c) => c.model === "deepseek-chat"));
+  assert.equal(
+    chunks.map((c) => c.choices[0]?.delta.content ?? "").join(""),
+    "hello from deepseek-metered",
+  );
+  assert.deepEqual(chunks.at(-1).usage, {
+    prompt_tokens: 1234,
+    completion_tokens: 567,
+    total_tokens: 1801,
+    prompt_tokens_details: { cached_tokens: 1000 },
+  });
+  assert.deepEqual(attemptsOf(events), [
+    ["gpt-down", 503, "gpt-4.1", undefined],
+    ["deepseek-metered", 200, "deepseek-chat", undefined],
+  ]);
+  const [sent] = (await received("deepseek-metered")).slice(before);
+  assert.equal(JSON.parse(sent.body).model, "deepseek-chat");
+  assert.deepEqual(JSON.parse(sent.body).stream_options, {
+    include_usage: true,
+  });
+
+  // At deepseek-chat's price, not the asked gpt-4.1's (0.007004):
+  //   (234 × 0.28 + 1000 × 0.028 + 567 × 0.42) / 1e6
+  //   = (65.52 + 28 + 238.14) / 1e6 = 0.00033166
+  const counted = {
+    calls: 1,
+    unmetered: 0,
+    inputTokens: 1234,
+    cachedInputTokens: 1000,
+    outputTokens: 567,
+    costUsd: 0.00033166,
+  };
+  assert.deepEqual(api.usage(), {
+    total: counted,
+    byEndpoint: {
+      "gpt-down": {
+        calls: 0,
+        unmetered: 0,
+        inputTokens: 0,
+        cachedInputTokens: 0,
+        outputTokens: 0,
+        costUsd: 0,
+      },
+      "deepseek-metered": counted,
+    },
+    byModel: { "deepseek-chat": counted },
+  });
+  assert.deepEqual(api.status()[1].usage, {
+    ...counted,
+    byModel: { "deepseek-chat": counted },
+  });
+  assert.deepEqual(events.filter((e) => e.type === "usage"), [{
+    type: "usage",
+    endpoint: "deepseek-metered",
+    model: "deepseek-chat",
+    inputTokens: 1234,
+    cachedInputTokens: 1000,
+    outputTokens: 567,
+    costUsd: 0.00033166,
+  }]);
 });
