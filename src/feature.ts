@@ -136,7 +136,10 @@ export interface FeatureCall {
    * form data …). Read once, on first use.
    */
   text(): string | undefined;
-  /** The body parsed as JSON, or `undefined` when it is not JSON. */
+  /**
+   * The body parsed as JSON, or `undefined` when it is not a JSON object
+   * or array (a request body always is one).
+   */
   json(): unknown;
   /** The model the caller asked for: the JSON body's top-level `model`. */
   readonly model: string | undefined;

@@ -375,3 +375,36 @@ test("cheapest: an endpoint's prices need a feature that reads them", () => {
   });
   assert.equal(api.status().length, 2);
 });
+
+test("cheapest: each group of tied endpoints keeps its own turns, and past 1024 groups every group starts afresh", async () => {
+  const names = Array.from({ length: 11 }, (_, i) => `e${i}`);
+  // Model g0 ties e0 to e3; each other model g<n> ties another set of
+  // two or more endpoints (every other endpoint costs more for it).
+  const groups = [0b1111];
+  for (let mask = 3; groups.length < 1025; mask++) {
+    if (mask !== 0b1111 && (mask & (mask - 1)) !== 0) groups.push(mask);
+  }
+  const prices = (i: number) =>
+    Object.fromEntries(
+      groups.map((mask, g) => [`g${g}`, mask >> i & 1 ? 1 : 2]),
+    );
+  const net = network();
+  using api = pool(
+    names.map((name, i) => endpoint(name, { prices: prices(i) })),
+    net,
+    { features: [cheapest()] },
+  );
+  const call = async (model: string) => {
+    await (await chat(api, model)).body?.cancel();
+    return net.to().at(-1);
+  };
+  assert.equal(await call("g0"), "e0");
+  assert.equal(await call("g1"), "e0"); // another group: its own first turn
+  assert.equal(await call("g0"), "e1"); // g0's turns went on
+  for (let g = 2; g < 1024; g++) await call(`g${g}`);
+  // 1024 groups remembered: g0 goes on…
+  assert.equal(await call("g0"), "e2");
+  // …until a 1025th group: then every group starts afresh.
+  await call("g1024");
+  assert.equal(await call("g0"), "e0");
+});

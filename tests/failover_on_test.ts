@@ -448,3 +448,29 @@ test("failoverOn: invalid rules throw a TypeError naming the field", () => {
   failoverOn([{ status: 400, code: undefined }]);
   failoverOn([]);
 });
+
+test("failoverOn: a status rule names a 4xx from 400 to 499 (500 and up always fail over)", async () => {
+  const { api, sent } = pool([{ status: [400, 499] }], {
+    a: () => json("{}", 499),
+  });
+  using _ = api;
+  const response = await chat(api);
+  assert.equal(response.status, 200);
+  await response.body?.cancel();
+  assert.deepEqual(sent, ["a", "b"]);
+  for (const status of [500, 399]) {
+    assert.throws(
+      () => failoverOn([{ status }]),
+      (error: unknown) => {
+        assert.ok(error instanceof TypeError, String(error));
+        assert.match(
+          error.message,
+          new RegExp(
+            `^ky-failover: options\\.failoverOn\\[0\\]\\.status must be an HTTP status from 400 to 499 .*, got ${status}$`,
+          ),
+        );
+        return true;
+      },
+    );
+  }
+});

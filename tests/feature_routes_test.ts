@@ -112,6 +112,55 @@ test("route: the refusal is the first route's that leaves no endpoint", async ()
   await assert.rejects(p.fetch("models"), /^FailoverError: not-b refused/);
 });
 
+test("route: a route without accepts turns no endpoint down: the refusal is the one of the route that does", async () => {
+  const { sent, fetch } = recorder(() => json({}));
+  const renames: Feature = {
+    name: "renames",
+    attach: () => ({
+      route: () => ({ attempt: () => ({ model: "x" }) }),
+    }),
+  };
+  const none: Feature = {
+    name: "none",
+    attach: () => ({
+      route: () => ({ accepts: () => false, refusal: () => "none refused" }),
+    }),
+  };
+  using p = pool([renames, none], fetch);
+  await assert.rejects(p.fetch("models"), /^FailoverError: none refused/);
+  assert.equal(sent.length, 0);
+});
+
+test("route: a call's json() is its body parsed when it is a JSON object or array, else undefined", async () => {
+  const { fetch } = recorder(() => json({}));
+  const seen: unknown[] = [];
+  const spy: Feature = {
+    name: "spy",
+    attach: () => ({
+      route(call) {
+        seen.push(call.json());
+        return undefined;
+      },
+    }),
+  };
+  using p = pool([spy], fetch);
+  for (const body of [' {"n":1}', "[1]", "42", '"text"', "true", "{oops"]) {
+    const response = await p.fetch("chat/completions", {
+      method: "POST",
+      body,
+    });
+    await response.body?.cancel();
+  }
+  assert.deepEqual(seen, [
+    { n: 1 },
+    [1],
+    undefined,
+    undefined,
+    undefined,
+    undefined,
+  ]);
+});
+
 test("route: each attempt sends the route's body for its endpoint; the caller's body is not changed", async () => {
   const { sent, fetch } = recorder((url) =>
     url.startsWith("https://a.") ? json({}, 503) : json({ ok: true })
@@ -326,6 +375,48 @@ test("observe: a body the pool read whole is shown at once, when the attempt set
   const response = await p.fetch("chat/completions");
   assert.deepEqual(seen, ['{"usage":1}', "end"]);
   assert.deepEqual(await response.json(), { usage: 1 });
+});
+
+test("observe: a body read whole is shown as one chunk, a single byte included; an empty one only ends", async () => {
+  const bodies = ["x", ""];
+  const { fetch } = recorder(() =>
+    new Response(bodies.shift(), {
+      headers: { "content-type": "text/plain" },
+    })
+  );
+  const seen: string[] = [];
+  const watcher: Feature = {
+    name: "watcher",
+    attach: () => ({
+      observe: () => ({
+        chunk: (bytes) => seen.push(`chunk ${bytes.byteLength}`),
+        end: () => seen.push("end"),
+      }),
+    }),
+  };
+  using p = pool([watcher], fetch);
+  assert.equal(await (await p.fetch("a")).text(), "x");
+  assert.equal(await (await p.fetch("b")).text(), "");
+  assert.deepEqual(seen, ["chunk 1", "end", "end"]);
+});
+
+test("observe: an answer without a body (204) ends its observers at once", async () => {
+  const { fetch } = recorder(() => new Response(null, { status: 204 }));
+  const seen: string[] = [];
+  const watcher: Feature = {
+    name: "watcher",
+    attach: () => ({
+      observe: () => ({
+        chunk: () => seen.push("chunk"),
+        end: () => seen.push("end"),
+      }),
+    }),
+  };
+  using p = pool([watcher], fetch);
+  const response = await p.fetch("chat/completions", { method: "DELETE" });
+  assert.equal(response.status, 204);
+  assert.equal(response.body, null);
+  assert.deepEqual(seen, ["end"]);
 });
 
 test("status: what features add appears in status()", () => {

@@ -240,6 +240,36 @@ test("models: the rewrite replaces the member JSON.parse keeps (the last), escap
   }
 });
 
+test("models: the rewrite finds the model after members of every kind — objects, arrays, numbers, literals", async () => {
+  const regions = mockRegions([
+    { name: "openai", mode: { status: 500 } },
+    { name: "deepseek" },
+  ]);
+  const { pool } = poolOver(regions, {
+    openai: ["gpt-4.1"],
+    deepseek: { "gpt-4.1": "deepseek-chat" },
+  }, { breaker: { failureThreshold: 100 } });
+  using _ = pool;
+  const before = [
+    '"stream_options":{"include_usage":true}',
+    '"messages":[{"role":"user","content":"hi"}]',
+    '"temperature":0.5',
+    '"stream":false',
+    '"user":null',
+    '"n":1,"metadata":{"a":[1,{"b":"]"}]},"seed":-2e3',
+  ];
+  for (const member of before) {
+    const sent = `{${member},"model":"gpt-4.1","max_tokens":9}`;
+    const response = await pool.fetch("chat/completions", post(sent));
+    assert.equal(response.status, 200, member);
+    await response.body?.cancel();
+    assert.equal(
+      regions.region("deepseek").received.at(-1)!.body,
+      `{${member},"model":"deepseek-chat","max_tokens":9}`,
+    );
+  }
+});
+
 test("models: ky's json body is rewritten per endpoint; the caller's object stays as it was", async () => {
   const regions = mockRegions([
     { name: "openai", mode: "refused" },
@@ -856,6 +886,32 @@ test("models: a 404 or 400 about something else is returned as it is, and not le
   );
 });
 
+test("models: only a 404 or a 400 can say a model is missing: a 422 model_not_found is returned as it is, not learned", async () => {
+  const regions = mockRegions([
+    {
+      name: "a",
+      mode: {
+        status: 422,
+        body: {
+          error: {
+            message: "The model `o3` does not exist",
+            code: "model_not_found",
+          },
+        },
+      },
+    },
+    "b",
+  ]);
+  const { pool, events } = poolOver(regions, { a: ["o3"] });
+  using _ = pool;
+  const response = await pool.fetch("chat/completions", post(chat("o3")));
+  assert.equal(response.status, 422);
+  assert.equal((await response.json()).error.code, "model_not_found");
+  assert.deepEqual(regions.counts(), { a: 1, b: 0 });
+  assert.deepEqual(pool.status()[0].models?.notFound, []);
+  assert.equal(notFoundEvents(events).length, 0);
+});
+
 test("models: a 5xx that says model_not_found fails over as a server error, not learned", async () => {
   const regions = mockRegions([
     {
@@ -936,6 +992,14 @@ test("models: an invalid models option throws a TypeError naming options.endpoin
       /options\.endpoints\[1\]\.models\["gpt-4\.1"\] must be a non-empty model name/,
     ],
     [{ "gpt-4.1": 5 }, /options\.endpoints\[1\]\.models\["gpt-4\.1"\]/],
+    [
+      { "": "deepseek-chat" },
+      /options\.endpoints\[1\]\.models key must be a non-empty model name, got ""/,
+    ],
+    [
+      { " ": "deepseek-chat" },
+      /options\.endpoints\[1\]\.models key must be a non-empty model name, got " "/,
+    ],
     [
       "gpt-4.1",
       /options\.endpoints\[1\]\.models must be an array of model names or an object/,

@@ -8,6 +8,7 @@ import { assert, test } from "./_harness.ts";
 import { ManualClock } from "./_manual_clock.ts";
 import { turns } from "./_observe.ts";
 import {
+  type Clock,
   createPool,
   type EndpointOptions,
   type FailoverEvent,
@@ -1096,4 +1097,682 @@ test("usage: calls in flight when a budget runs out still count, and push its re
   assert.deepEqual(budgetEvents(events).map((e) => e.exhausted), [true, false]);
   await call(GPT);
   assert.equal(pool.status()[0].usage?.calls, 4);
+});
+
+// ------------------------------------------------ reading usage off bodies
+
+/** The usage events' token counts, as [input, cached, output]. */
+function counted(events: FailoverEvent[]): number[][] {
+  return usageEvents(events).map((e) => [
+    e.inputTokens,
+    e.cachedInputTokens,
+    e.outputTokens,
+  ]);
+}
+
+const encoded = (c: string | Uint8Array) =>
+  typeof c === "string" ? encoder.encode(c) : c;
+
+/** Longest event an event stream's usage is read from: 16 MiB of data. */
+const EVENT_LIMIT = 16 * 1024 * 1024;
+
+/** `total` bytes: `head`, then "x" up to `tail`, then `tail` (ASCII). */
+function padded(head: string, tail: string, total: number): Uint8Array {
+  const bytes = new Uint8Array(total).fill(0x78);
+  bytes.set(encoder.encode(head));
+  bytes.set(encoder.encode(tail), total - tail.length);
+  return bytes;
+}
+
+test("usage: an event stream's event of up to 16 MiB of data, and a line of up to 16 MiB, are read; an event with more is skipped", async () => {
+  const usageOf = (input: number, output: number) =>
+    `"usage":{"prompt_tokens":${input},"completion_tokens":${output}}`;
+  const chunks = [
+    // An event of exactly 16 MiB of data, in two data lines; the first,
+    // of exactly 16 MiB with its "data: ", comes without its line break.
+    padded(`data: {"choices":[],${usageOf(11, 7)},"pad":"`, '"', EVENT_LIMIT),
+    "\ndata:      }\n\n",
+    // One byte of data too many: skipped, the count stays 11 + 7.
+    padded(
+      `data: {"choices":[],${usageOf(900, 900)},"pad":"`,
+      '"}\n\n',
+      6 + EVENT_LIMIT + 1 + 2,
+    ),
+    // The last event of a Responses stream, of exactly 16 MiB of data:
+    // it ends the count.
+    padded(
+      'data: {"type":"response.completed","response":{"usage":null},"pad":"',
+      '"}\n\n',
+      6 + EVENT_LIMIT + 2,
+    ),
+    `data: {"choices":[],${usageOf(500, 500)}}\n\n`,
+    "data: [DONE]\n\n",
+  ];
+  const { pool, events } = setup(
+    [endpoint("primary", 1)],
+    () => streamed(chunks),
+    { prices: { "gpt-4.1": 1 } },
+  );
+  using _ = pool;
+  const response = await pool.fetch("chat/completions", {
+    method: "POST",
+    body: JSON.stringify({ model: "gpt-4.1", stream: true }),
+  });
+  let bytes = 0;
+  const reader = response.body!.getReader();
+  for (let read = await reader.read(); !read.done; read = await reader.read()) {
+    bytes += read.value.byteLength;
+  }
+  assert.equal(
+    bytes,
+    chunks.reduce((n, c) => n + encoded(c).byteLength, 0),
+  );
+  assert.deepEqual(counted(events), [[11, 0, 7]]);
+});
+
+test("usage: an event stream's data lines are read with or without a space after data:, and its last event needs no blank line after it", async () => {
+  const event = (input: number) =>
+    JSON.stringify({
+      choices: [],
+      usage: { prompt_tokens: input, completion_tokens: 1 },
+    });
+  const bodies: Record<string, (string | Uint8Array)[]> = {
+    // No space after "data:": the value starts right after the colon.
+    "no-space": [`data:${event(1)}\n\n`],
+    // The body ends inside the event's only line…
+    "no-line-break": [`data: ${event(2)}`],
+    // …or right after its line, with no blank line to end the event.
+    "one-line-break": [`data: ${event(3)}\n`],
+    // A "\n" that starts a chunk after one that did not end with "\r"
+    // is a line break of its own.
+    "split-break": [`data: ${event(4)}`, "\n", "\ndata: [DONE]\n\n"],
+  };
+  const { pool, events, call } = setup(
+    [endpoint("primary", 1)],
+    (_, body) => streamed(bodies[body.kind as string]),
+    { prices: { "gpt-4.1": 1 } },
+  );
+  using _ = pool;
+  for (const kind of Object.keys(bodies)) {
+    await call({ model: "gpt-4.1", stream: true, kind });
+  }
+  const expected = [[1, 0, 1], [2, 0, 1], [3, 0, 1], [4, 0, 1]];
+  assert.deepEqual(counted(events), expected);
+});
+
+test("usage: the model an answer names is read across characters cut between chunks, JSON or event stream", async () => {
+  const model = "modèle-🌍";
+  const json = JSON.stringify({
+    model,
+    usage: { prompt_tokens: 5, completion_tokens: 2 },
+  });
+  const { pool, feature, call } = setup(
+    [endpoint("primary", 1)],
+    (_, body) =>
+      body.stream
+        ? streamed(pieces(`data: ${json}\n\ndata: [DONE]\n\n`, 1))
+        : streamed(pieces(json, 1), "application/json"),
+    { prices: { [model]: 1 } },
+    { bufferLimit: false },
+  );
+  using _ = pool;
+  // The calls name no model: the answers' own names them.
+  await call({ messages: [] });
+  await call({ messages: [], stream: true });
+  assert.deepEqual(Object.keys(feature.report().byModel), [model]);
+  assert.equal(feature.report().byModel[model].calls, 2);
+  assert.equal(feature.report().byModel[model].inputTokens, 10);
+});
+
+test("usage: a body cut inside its last character ends with a replacement character, as the caller reads it", async () => {
+  const usageJson = JSON.stringify({
+    model: "gpt-4.1",
+    usage: { prompt_tokens: 5, completion_tokens: 2 },
+  });
+  // The first byte of "é" (0xC3 0xA9) and no more.
+  const half = new Uint8Array([0xc3]);
+  const { pool, feature, events, call } = setup(
+    [endpoint("primary", 1)],
+    (_, body) =>
+      body.stream
+        ? streamed([`data: ${usageJson}`, half])
+        : streamed([usageJson, half], "application/json"),
+    { prices: { "gpt-4.1": 1 } },
+    { bufferLimit: false },
+  );
+  using _ = pool;
+  // Text after the object: no JSON object, nothing read.
+  assert.equal(await call({ model: "gpt-4.1" }), `${usageJson}\ufffd`);
+  // An event whose data ends with it: no JSON, nothing read.
+  assert.equal(
+    await call({ model: "gpt-4.1", stream: true }),
+    `data: ${usageJson}\ufffd`,
+  );
+  assert.deepEqual(usageEvents(events), []);
+  assert.deepEqual(feature.report().total, { ...ZERO, calls: 2, unmetered: 2 });
+});
+
+test("usage: a JSON answer's usage and model are read wherever they stand, first member included", async () => {
+  const bodies: Record<string, string> = {
+    "usage-first": JSON.stringify({
+      usage: { prompt_tokens: 3, completion_tokens: 1 },
+      model: "gpt-4.1",
+    }),
+    "model-first": JSON.stringify({
+      model: "gpt-4.1-mini",
+      usage: { prompt_tokens: 4, completion_tokens: 1 },
+    }),
+  };
+  const { pool, feature, events, call } = setup(
+    [endpoint("primary", 1)],
+    (_, body) => streamed([bodies[body.kind as string]], "application/json"),
+    { prices: { "gpt-4.1": 1, "gpt-4.1-mini": 1 } },
+  );
+  using _ = pool;
+  // The calls name no model: the answers' own names them.
+  await call({ kind: "usage-first" });
+  await call({ kind: "model-first" });
+  assert.deepEqual(counted(events), [[3, 0, 1], [4, 0, 1]]);
+  assert.deepEqual(Object.keys(feature.report().byModel), [
+    "gpt-4.1",
+    "gpt-4.1-mini",
+  ]);
+});
+
+test("usage: keys and escapes in a JSON answer's strings never hide its usage, wherever the chunks are cut", async () => {
+  const usageField = { prompt_tokens: 42, completion_tokens: 8 };
+  const sources = [
+    JSON.stringify({
+      '"quoted" key': 1,
+      path: "C:\\",
+      note: 'one\ntwo\t"three"',
+      usage: usageField,
+      tail: "\\",
+    }),
+    // An empty key first.
+    JSON.stringify({ "": 0, usage: usageField }),
+  ];
+  const { pool, events, call } = setup(
+    [endpoint("primary", 1)],
+    (_, body) => {
+      const source = sources[body.source as number];
+      const cut = body.cut as number;
+      return streamed(
+        [source.slice(0, cut), source.slice(cut)].filter((c) => c !== ""),
+        "application/json",
+      );
+    },
+    { prices: { "gpt-4.1": 1 } },
+    { bufferLimit: false },
+  );
+  using _ = pool;
+  let calls = 0;
+  for (const [i, source] of sources.entries()) {
+    for (let cut = 0; cut < source.length; cut++) {
+      assert.equal(await call({ model: "gpt-4.1", source: i, cut }), source);
+      calls += 1;
+      assert.equal(usageEvents(events).length, calls, `${i}: cut at ${cut}`);
+      assert.deepEqual(counted(events).at(-1), [42, 0, 8]);
+    }
+  }
+});
+
+test("usage: a JSON answer's usage member of up to 64 KiB is read, a longer one is not", async () => {
+  const usageText = '{"prompt_tokens":6,"completion_tokens":2}';
+  /** A body whose usage member, from its colon, is `size` characters. */
+  const body = (size: number) => [
+    `{"id":"x","usage":${" ".repeat(size - 1 - usageText.length)}${usageText}`,
+    ',"model":"gpt-4.1"}',
+  ];
+  const { pool, feature, call } = setup(
+    [endpoint("primary", 1)],
+    (_, b) => streamed(body(b.size as number), "application/json"),
+    { prices: { "gpt-4.1": 1 } },
+    { bufferLimit: false },
+  );
+  using _ = pool;
+  await call({ model: "gpt-4.1", size: 65_536 });
+  assert.equal(feature.report().total.inputTokens, 6);
+  await call({ model: "gpt-4.1", size: 65_537 });
+  assert.deepEqual(feature.report().total, {
+    calls: 2,
+    unmetered: 1,
+    inputTokens: 6,
+    cachedInputTokens: 0,
+    outputTokens: 2,
+    costUsd: 0.000008,
+  });
+});
+
+test("usage: a token count that is not a positive finite number counts as 0", async () => {
+  // Written raw: JSON.stringify cannot write -0, nor 1e999 (Infinity).
+  const bodies = [
+    '{"usage":{"prompt_tokens":-5,"completion_tokens":3}}',
+    '{"usage":{"prompt_tokens":1e999,"completion_tokens":"4"}}',
+    '{"usage":{"prompt_tokens":-0,"completion_tokens":2,' +
+    '"prompt_tokens_details":{"cached_tokens":-0}}}',
+  ];
+  const { pool, events, call } = setup(
+    [endpoint("primary", 1)],
+    (_, body) =>
+      new Response(bodies[body.n as number], {
+        headers: { "content-type": "application/json" },
+      }),
+    { prices: { "gpt-4.1": 1 } },
+  );
+  using _ = pool;
+  for (const n of [0, 1, 2]) await call({ model: "gpt-4.1", n });
+  const seen = counted(events);
+  assert.deepEqual(seen, [[0, 0, 3], [0, 0, 0], [0, 0, 2]]);
+  // Plain zeros, not -0.
+  assert.ok(seen.flat().every((n) => Object.is(n, Math.abs(n))));
+});
+
+test("usage: a usage naming only input_tokens (or only prompt_tokens) is counted", async () => {
+  const usages = [{ input_tokens: 12 }, { prompt_tokens: 8 }];
+  const { pool, events, call } = setup(
+    [endpoint("primary", 1)],
+    (_, body) => chat("gpt-4.1", usages[body.n as number]),
+    { prices: { "gpt-4.1": 1 } },
+  );
+  using _ = pool;
+  await call({ model: "gpt-4.1", n: 0 });
+  await call({ model: "gpt-4.1", n: 1 });
+  assert.deepEqual(counted(events), [[12, 0, 0], [8, 0, 0]]);
+});
+
+test("usage: an answer's model counts only when it is a non-empty string", async () => {
+  const { pool, feature, call } = setup(
+    [endpoint("primary", 1)],
+    (_, body) =>
+      json({
+        model: body.answerModel,
+        usage: { prompt_tokens: 1, completion_tokens: 1 },
+      }),
+  );
+  using _ = pool;
+  // The calls name no model; their answers name "", 42 and null.
+  for (const answerModel of ["", 42, null]) await call({ answerModel });
+  assert.deepEqual(Object.keys(feature.report().byModel), ["(unknown)"]);
+  assert.equal(feature.report().byModel["(unknown)"].calls, 3);
+});
+
+test("usage: a 2xx answer is counted, 299 included, and no other", async () => {
+  const { pool, feature, call } = setup(
+    [endpoint("primary", 1)],
+    (_, body) =>
+      new Response(
+        JSON.stringify({ usage: { prompt_tokens: 1, completion_tokens: 0 } }),
+        {
+          status: body.status as number,
+          headers: { "content-type": "application/json" },
+        },
+      ),
+  );
+  using _ = pool;
+  for (const status of [200, 299, 300]) {
+    await call({ model: "m", status });
+  }
+  assert.equal(feature.report().total.calls, 2);
+  assert.equal(feature.report().total.inputTokens, 2);
+});
+
+test("usage: usage(null) is usage() — no prices", async () => {
+  const feature = usage(null as unknown as UsageOptions);
+  using pool = createPool({
+    endpoints: [endpoint("primary", 1)],
+    clock: new ManualClock(),
+    features: [feature],
+    fetch: () => Promise.resolve(chat("m", { prompt_tokens: 2 })),
+  });
+  await (await pool.fetch("chat/completions", {
+    method: "POST",
+    body: JSON.stringify({ model: "m" }),
+  })).text();
+  assert.deepEqual(feature.report().total, {
+    calls: 1,
+    unmetered: 0,
+    inputTokens: 2,
+    cachedInputTokens: 0,
+    outputTokens: 0,
+  });
+});
+
+test("usage: a price is from 0 to 1,000,000 USD per million tokens, and costs of whole dollars come out exact", async () => {
+  const { pool, feature, call } = setup(
+    [endpoint("primary", 1)],
+    (_, body) =>
+      chat(body.model as string, {
+        prompt_tokens: body.tokens,
+        completion_tokens: 0,
+      }),
+    { prices: { free: 0, dear: 1_000_000 } },
+  );
+  using _ = pool;
+  await call({ model: "free", tokens: 1_000_000 });
+  await call({ model: "dear", tokens: 1 });
+  await call({ model: "dear", tokens: 1 });
+  const by = feature.report().byModel;
+  assert.equal(by.free.costUsd, 0);
+  assert.equal(by.dear.costUsd, 2);
+  assert.equal(feature.report().total.costUsd, 2);
+  assert.equal(pool.status()[0].usage?.costUsd, 2);
+});
+
+test("usage: a price is a number or { input, output, cachedInput? } — anything else throws naming it", () => {
+  const cases: [unknown, RegExp][] = [
+    [
+      5,
+      /^ky-failover: usage\.prices must be an object of prices by model name, got 5$/,
+    ],
+    [
+      { "gpt-4.1": 1_000_001 },
+      /^ky-failover: usage\.prices\["gpt-4\.1"\] must be a price in USD per million tokens \(0 to 1000000\), got 1000001$/,
+    ],
+    [
+      { "gpt-4.1": { input: 1, output: -0.5 } },
+      /^ky-failover: usage\.prices\["gpt-4\.1"\]\.output must be a price/,
+    ],
+    [
+      { "gpt-4.1": "2" },
+      /^ky-failover: usage\.prices\["gpt-4\.1"\] must be a number or \{ input, output, cachedInput\? \}, got "2"$/,
+    ],
+    [
+      { "gpt-4.1": null },
+      /^ky-failover: usage\.prices\["gpt-4\.1"\] must be a number or \{ input, output, cachedInput\? \}, got null$/,
+    ],
+    [
+      { "gpt-4.1": { input: 1, output: 2, cached: 0.5 } },
+      /^ky-failover: usage\.prices\["gpt-4\.1"\]\.cached must be absent \(known: input, output, cachedInput\), got 0\.5$/,
+    ],
+  ];
+  for (const [prices, message] of cases) {
+    assert.throws(
+      () => usage({ prices } as UsageOptions),
+      (e: unknown) => e instanceof TypeError && message.test(e.message),
+      String(message),
+    );
+  }
+});
+
+test("usage: one model sent under two asked names is one model in the report, each call at its asked name's price", async () => {
+  const feature = usage({ prices: { fast: 2, cheap: 1 } });
+  using pool = createPool({
+    endpoints: [
+      endpoint("relay", 1, { models: { fast: "shared", cheap: "shared" } }),
+    ],
+    clock: new ManualClock(START),
+    features: [models(), feature],
+    fetch: async (input, init) => {
+      const body = await new Request(input, init).json();
+      return chat(body.model, { prompt_tokens: 1_000, completion_tokens: 0 });
+    },
+  });
+  for (const model of ["fast", "cheap", "fast"]) {
+    await (await pool.fetch("chat/completions", {
+      method: "POST",
+      body: JSON.stringify({ model }),
+    })).text();
+  }
+  const expected = {
+    calls: 3,
+    unmetered: 0,
+    inputTokens: 3_000,
+    cachedInputTokens: 0,
+    outputTokens: 0,
+    // 2 × 1000 × $2 + 1000 × $1, per million
+    costUsd: 0.005,
+  };
+  assert.deepEqual(feature.report().byModel, { shared: expected });
+  assert.deepEqual(pool.status()[0].usage?.byModel, { shared: expected });
+});
+
+// ------------------------------------------------------------- budgets
+
+/** A pool over `endpoints` where a call with `tokens` costs tokens ÷ 1e6 USD. */
+function metered(
+  endpoints: EndpointOptions[],
+  extra: Partial<PoolOptions> = {},
+) {
+  const s = setup(
+    endpoints,
+    (_, body) =>
+      chat(body.model as string, {
+        prompt_tokens: body.tokens,
+        completion_tokens: 0,
+      }),
+    { prices: { "gpt-4.1": 1 } },
+    { strategy: "priority", ...extra },
+  );
+  /** A call costing `usd`. */
+  const spend = (usd: number) =>
+    s.call({ model: "gpt-4.1", tokens: Math.round(usd * 1e6) });
+  return { ...s, spend };
+}
+
+/** The error a call fails with (none: `undefined`). */
+function failure(pool: Pool): Promise<unknown> {
+  return pool.fetch("chat/completions", {
+    method: "POST",
+    body: JSON.stringify({ model: "gpt-4.1", tokens: 1 }),
+  }).then(async (r) => void await r.text(), (e: unknown) => e);
+}
+
+test("usage: a budget's window is 1 to 2147483647 ms; spending exactly the limit runs it out, and a 1 ms window takes calls again 1 ms later", async () => {
+  using _long = createPool({
+    endpoints: [
+      endpoint("a", 1, { budget: { usd: 1, window: 2_147_483_647 } }),
+    ],
+    clock: new ManualClock(),
+    features: [usage({ prices: { m: 1 } })],
+  });
+  const { pool, clock, events, sent, spend } = metered([
+    endpoint("primary", 1, { budget: { usd: 0.01, window: 1 } }),
+    endpoint("backup", 2),
+  ]);
+  using _ = pool;
+  await spend(0.01);
+  assert.deepEqual(budgetEvents(events), [{
+    type: "budget",
+    endpoint: "primary",
+    exhausted: true,
+    spentUsd: 0.01,
+    usd: 0.01,
+    windowMs: 1,
+    until: START + 1,
+  }]);
+  assert.deepEqual(clock.delays, [1]);
+  await spend(0.01);
+  clock.advance(1);
+  assert.equal(budgetEvents(events).at(-1)?.exhausted, false);
+  await spend(0.01);
+  assert.deepEqual(sent.map((s) => s.endpoint), [
+    "primary",
+    "backup",
+    "primary",
+  ]);
+});
+
+test("usage: spending leaves a budget's window on its own, with no timer running", async () => {
+  const { pool, clock, spend } = metered([
+    endpoint("primary", 1, { budget: { usd: 0.01, window: 60_000 } }),
+  ]);
+  using _ = pool;
+  await spend(0.004);
+  assert.equal(clock.pending, 0);
+  clock.advance(59_999);
+  assert.equal(pool.status()[0].usage?.budget?.spentUsd, 0.004);
+  clock.advance(1);
+  assert.equal(pool.status()[0].usage?.budget?.spentUsd, 0);
+  assert.equal(pool.status()[0].usage?.costUsd, 0.004);
+  // Two calls in one millisecond leave together, before a later one.
+  await spend(0.003);
+  await spend(0.002);
+  clock.advance(1_000);
+  await spend(0.001);
+  assert.equal(pool.status()[0].usage?.budget?.spentUsd, 0.006);
+  clock.advance(59_000);
+  assert.equal(pool.status()[0].usage?.budget?.spentUsd, 0.001);
+});
+
+test("usage: an endpoint over its budget is back only once its spending is under the limit, not at it", async () => {
+  const { pool, clock, events, spend } = metered([
+    endpoint("primary", 1, { budget: { usd: 0.01, window: 60_000 } }),
+    endpoint("backup", 2),
+  ]);
+  using _ = pool;
+  await spend(0.004);
+  clock.advance(1_000);
+  await spend(0.01); // $0.014: over; without the first $0.004, at the limit
+  assert.equal(budgetEvents(events)[0].until, START + 61_000);
+  clock.advance(59_000);
+  assert.equal(pool.status()[0].usage?.budget?.exhausted, true);
+  clock.advance(1_000);
+  assert.equal(pool.status()[0].usage?.budget?.exhausted, false);
+});
+
+/**
+ * A clock whose timers run off time, as real ones may under load: a timer
+ * set for `earlyFor` ms fires 1 ms early; while `holding`, a timer that
+ * falls due waits for release() — late — unless it is cleared first.
+ */
+class OffTimeClock implements Clock {
+  readonly manual = new ManualClock(START);
+  earlyFor: number | undefined;
+  holding = false;
+  readonly #timers = new Map<object, unknown>();
+  readonly #held = new Map<object, () => void>();
+
+  now = (): number => this.manual.now();
+
+  setTimeout = (fn: () => void, ms: number): unknown => {
+    const handle = {};
+    const due = () => {
+      this.#timers.delete(handle);
+      if (this.holding) this.#held.set(handle, fn);
+      else fn();
+    };
+    const early = ms === this.earlyFor ? 1 : 0;
+    this.#timers.set(handle, this.manual.setTimeout(due, ms - early));
+    return handle;
+  };
+
+  clearTimeout = (handle: unknown): void => {
+    const timer = this.#timers.get(handle as object);
+    if (timer !== undefined) this.manual.clearTimeout(timer);
+    this.#timers.delete(handle as object);
+    this.#held.delete(handle as object);
+  };
+
+  /** Timers set and not yet run or cleared, held ones included. */
+  get pending(): number {
+    return this.#timers.size + this.#held.size;
+  }
+
+  /** Runs the timers held since they fell due. */
+  release(): void {
+    const due = [...this.#held.values()];
+    this.#held.clear();
+    for (const fn of due) fn();
+  }
+}
+
+test("usage: a budget timer that fires early waits out the rest, and the endpoint is back exactly when it said", async () => {
+  const clock = new OffTimeClock();
+  clock.earlyFor = 45_000;
+  const { pool, events, spend } = metered([
+    endpoint("primary", 1, { budget: { usd: 0.01, window: 45_000 } }),
+  ], { clock });
+  using _ = pool;
+  await spend(0.012);
+  assert.equal(budgetEvents(events)[0].until, START + 45_000);
+  clock.manual.advance(44_999); // the timer fires: 1 ms to go
+  assert.equal(pool.status()[0].usage?.budget?.exhausted, true);
+  assert.deepEqual(clock.manual.delays, [1]);
+  clock.manual.advance(1);
+  assert.deepEqual(budgetEvents(events).map((e) => e.exhausted), [
+    true,
+    false,
+  ]);
+  assert.equal(clock.pending, 0);
+});
+
+test("usage: a budget timer that fires late does not keep the endpoint out past its until", async () => {
+  const clock = new OffTimeClock();
+  const { pool, events } = metered([
+    endpoint("primary", 1, { budget: { usd: 0.01, window: 45_000 } }),
+  ], { clock, bufferLimit: false });
+  using _ = pool;
+  // Four calls answered at once; their bodies count as they are read.
+  const answers = await Promise.all(
+    [0, 1, 2, 3].map(() =>
+      pool.fetch("chat/completions", {
+        method: "POST",
+        body: JSON.stringify({ model: "gpt-4.1", tokens: 6_000 }),
+      })
+    ),
+  );
+  await answers[0].text();
+  await answers[1].text(); // $0.012: over until START + 45 s
+  const refused = await failure(pool);
+  assert.ok(isFailoverError(refused), String(refused));
+  clock.holding = true;
+  clock.manual.advance(45_000); // its timer is due, and late
+  // At its until the endpoint takes calls again, whatever the timer does.
+  const late = await pool.fetch("chat/completions", {
+    method: "POST",
+    body: JSON.stringify({ model: "gpt-4.1", tokens: 1 }),
+  });
+  assert.equal(late.status, 200);
+  await late.body?.cancel();
+  for (const answer of answers.slice(2)) await answer.body?.cancel();
+  assert.deepEqual(budgetEvents(events).map((e) => e.exhausted), [
+    true,
+    false,
+  ]);
+  clock.release(); // the late timer finds nothing to do
+  assert.deepEqual(budgetEvents(events).map((e) => e.exhausted), [
+    true,
+    false,
+  ]);
+  pool.close();
+  assert.equal(clock.pending, 0);
+});
+
+test("usage: a call read after the pool closed counts, but arms no budget timer", async () => {
+  const { pool, clock, feature } = metered([
+    endpoint("primary", 1, { budget: { usd: 0.01, window: 60_000 } }),
+  ], { bufferLimit: false });
+  using _ = pool;
+  const answers = await Promise.all(
+    [0, 1].map(() =>
+      pool.fetch("chat/completions", {
+        method: "POST",
+        body: JSON.stringify({ model: "gpt-4.1", tokens: 6_000 }),
+      })
+    ),
+  );
+  pool.close();
+  for (const answer of answers) await answer.text();
+  assert.equal(feature.report().total.costUsd, 0.012);
+  assert.equal(clock.pending, 0);
+});
+
+test("usage: a refusal shows when an endpoint is back as a date from 2000-01-01 on, else as a clock time", async () => {
+  const at = async (until: number) => {
+    const { pool, spend } = metered([
+      endpoint("primary", 1, { budget: { usd: 0.01, window: 60_000 } }),
+    ], { clock: new ManualClock(until - 60_000) });
+    using _ = pool;
+    await spend(0.01);
+    const error = await failure(pool);
+    assert.ok(isFailoverError(error), String(error));
+    return /, back in 60000 ms, at (.*?)\)/.exec(error.message)?.[1];
+  };
+  assert.equal(await at(Date.UTC(2000, 0, 1)), "2000-01-01T00:00:00.000Z");
+  assert.equal(await at(Date.UTC(2000, 0, 1) - 1), "clock time 946684799999");
+  assert.equal(await at(60_000), "clock time 60000");
+  // Past the last time a Date can show (8.64e15 ms).
+  assert.equal(await at(8.64e15 - 1), "+275760-09-12T23:59:59.999Z");
+  assert.equal(await at(8.64e15), "clock time 8640000000000000");
 });

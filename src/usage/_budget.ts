@@ -117,7 +117,11 @@ export function budgetWindow(
   }
 
   return {
-    open: () => until === undefined,
+    open() {
+      // A timer that fires late must not keep the endpoint out past `until`.
+      if (until !== undefined && until <= clock.now()) update(clock.now());
+      return until === undefined;
+    },
     spend(cost) {
       if (closed || !(cost > 0)) return;
       const now = clock.now();

@@ -91,7 +91,8 @@ export function sseScan(): SseScan {
     }
     if (from < text.length) {
       line += text.slice(from);
-      if (line.length > EVENT_LIMIT) {
+      // A data line is its data and the "data: " before it.
+      if (line.length > EVENT_LIMIT + "data: ".length) {
         line = "";
         data = undefined;
       }
