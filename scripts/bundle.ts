@@ -92,6 +92,7 @@ const FEATURES = [
   ["failover-on", "failoverOn", "src/failover_on/mod.js"],
   ["usage", "usage", "src/usage/mod.js"],
   ["cheapest", "cheapest", "src/cheapest/mod.js"],
+  ["shared", "sharedState", "src/shared/mod.js"],
 ] as const;
 
 const kyOnly = await build("ky", 'export { default } from "ky";');
