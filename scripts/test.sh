@@ -58,8 +58,10 @@ deno_tests() {
 
 step "deno test"
 # --allow-sys=hostname: the AI SDK (@vercel/oidc) reads it when loaded.
+# --unstable-kv, --allow-write to the temp dir: the Deno KV store's tests
+# share a temporary KV file.
 deno_tests deno --allow-env --allow-net=127.0.0.1 --allow-read \
-  --allow-sys=hostname tests/
+  --allow-sys=hostname --unstable-kv --allow-write="${TMPDIR:-/tmp}" tests/
 step "deno test --doc (every documented example runs)"
 deno_tests deno-doc --doc --allow-env --allow-net=127.0.0.1 --allow-read \
   mod.ts core.ts testing.ts src/

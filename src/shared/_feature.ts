@@ -79,6 +79,9 @@ export function sharedFeature(settings: SharedSettings): Feature {
         string,
         { bench: EndpointBench; until: number }
       >();
+      /** Whole ms left until `until` (stores keep integer TTLs), at least 1. */
+      const left = (until: number) =>
+        Math.max(1, Math.ceil(until - clock.now()));
       /** Each endpoint's fleet-probe timer. */
       const timers = new Map<string, unknown>();
       /** Waits on the store, each ended by `close()`. */
@@ -113,7 +116,13 @@ export function sharedFeature(settings: SharedSettings): Feature {
 
       function publish(endpoint: string, fact: SharedFact): void {
         if (closed || applying) return;
-        store.publish({ from: id, endpoint, fact }).then(
+        let sent: Promise<void>;
+        try {
+          sent = store.publish({ from: id, endpoint, fact });
+        } catch (error) {
+          sent = Promise.reject(error); // a store that throws is down too
+        }
+        sent.then(
           () => status(true, `${store.kind} store reachable again`),
           (error) =>
             status(
@@ -130,7 +139,7 @@ export function sharedFeature(settings: SharedSettings): Feature {
         const now = clock.now();
         for (const [endpoint, until] of opens) {
           if (until > now) {
-            publish(endpoint, { type: "open", remainingMs: until - now });
+            publish(endpoint, { type: "open", remainingMs: left(until) });
           }
         }
         for (const [key, { bench, until }] of benches) {
@@ -139,7 +148,7 @@ export function sharedFeature(settings: SharedSettings): Feature {
             publish(endpoint, {
               type: "bench",
               bench,
-              remainingMs: until - now,
+              remainingMs: left(until),
             });
           }
         }
@@ -257,7 +266,7 @@ export function sharedFeature(settings: SharedSettings): Feature {
           scheduleProbe(endpoint, until);
           publish(endpoint, {
             type: "open",
-            remainingMs: until - clock.now(),
+            remainingMs: left(until),
           });
         },
         onBench(endpoint, bench, until) {
@@ -265,7 +274,7 @@ export function sharedFeature(settings: SharedSettings): Feature {
           publish(endpoint, {
             type: "bench",
             bench,
-            remainingMs: until - clock.now(),
+            remainingMs: left(until),
           });
         },
         close() {
