@@ -59,9 +59,11 @@ deno_tests() {
 step "deno test"
 # --allow-sys=hostname: the AI SDK (@vercel/oidc) reads it when loaded.
 # --unstable-kv, --allow-write to the temp dir: the Deno KV store's tests
-# share a temporary KV file.
+# share a temporary KV file; --allow-run=redis-server: the Redis store's
+# tests start their own server.
 deno_tests deno --allow-env --allow-net=127.0.0.1 --allow-read \
-  --allow-sys=hostname --unstable-kv --allow-write="${TMPDIR:-/tmp}" tests/
+  --allow-sys=hostname --unstable-kv --allow-write="${TMPDIR:-/tmp}" \
+  --allow-run=redis-server tests/
 step "deno test --doc (every documented example runs)"
 deno_tests deno-doc --doc --allow-env --allow-net=127.0.0.1 --allow-read \
   mod.ts core.ts testing.ts src/

@@ -132,9 +132,19 @@ export function broadcastStore(options: BroadcastStoreOptions = {}): Store {
   /** The wait of `recent()`, ended by `close()`. */
   let waiting: { timer: unknown; end: () => void } | undefined;
 
-  /** Remembers `message` while it holds (open breakers and benches). */
+  /**
+   * Remembers `message` while it holds (open breakers and benches); a
+   * success forgets what a good answer ends (the open breaker, the health
+   * benches), as the pools do.
+   */
   function remember(message: SharedMessage): void {
     const fact = message?.fact;
+    if (fact?.type === "success") {
+      for (const kind of ["open", "unhealthy", "unauthorized"]) {
+        holding.delete(`${message.endpoint}\n${kind}`);
+      }
+      return;
+    }
     if (fact?.type !== "open" && fact?.type !== "bench") return;
     const key = `${message.endpoint}\n${
       fact.type === "bench" ? fact.bench : "open"

@@ -35,11 +35,7 @@
  * @module
  */
 
-import type {
-  SharedFact,
-  SharedMessage,
-  Store,
-} from "../shared/_store.ts";
+import type { SharedFact, SharedMessage, Store } from "../shared/_store.ts";
 import { check, rule } from "../_validate.ts";
 
 /**
@@ -47,15 +43,19 @@ import { check, rule } from "../_validate.ts";
  * Deno's unstable types).
  */
 export interface KvLike {
+  /** Reads one key. */
   get(key: unknown[]): Promise<{ value: unknown; versionstamp: string | null }>;
+  /** Writes one key, to expire after `expireIn` ms. */
   set(
     key: unknown[],
     value: unknown,
     options?: { expireIn?: number },
   ): Promise<unknown>;
+  /** The keys under `prefix` (from `start`), in order. */
   list(
     selector: { prefix: unknown[]; start?: unknown[] },
   ): AsyncIterable<{ key: unknown[]; value: unknown }>;
+  /** Writes that happen together, or not at all. */
   atomic(): {
     check(
       ...checks: { key: unknown[]; versionstamp: string | null }[]
@@ -67,6 +67,7 @@ export interface KvLike {
     ): ReturnType<KvLike["atomic"]>;
     commit(): Promise<{ ok: boolean }>;
   };
+  /** Hears every change of `keys`. */
   watch(keys: unknown[][]): ReadableStream<unknown[]>;
 }
 
@@ -130,10 +131,14 @@ export function denoKvStore(
     throw new TypeError("ky-failover: denoKvStore needs a Deno.Kv");
   }
   const { namespace } = check<{ namespace: string }>(options, {
-    namespace: [rule(
-      (v) => typeof v === "string" && v !== "",
-      "a non-empty string",
-    ), "default", true],
+    namespace: [
+      rule(
+        (v) => typeof v === "string" && v !== "",
+        "a non-empty string",
+      ),
+      "default",
+      true,
+    ],
   }, "denoKvStore");
   const root = ["ky-failover", namespace];
   const head = [...root, "head"];

@@ -30,6 +30,7 @@ export interface SharedMessage {
   readonly from: string;
   /** The endpoint it is about, by name. */
   readonly endpoint: string;
+  /** What happened to it. */
   readonly fact: SharedFact;
 }
 
