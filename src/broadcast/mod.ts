@@ -125,8 +125,13 @@ export function broadcastStore(options: BroadcastStoreOptions = {}): Store {
   const channel = new BroadcastChannel(`ky-failover:${name}`);
   /** What still holds, by endpoint and fact: the message, and until when. */
   const holding = new Map<string, { message: SharedMessage; until: number }>();
-  /** Answers to this store's own question, while it listens for them. */
-  let collecting: { id: string; messages: SharedMessage[] } | undefined;
+  /**
+   * Answers to this store's own question while it listens for them, each
+   * with when it was heard (its time left counts down from then).
+   */
+  let collecting:
+    | { id: string; messages: { message: SharedMessage; heard: number }[] }
+    | undefined;
   let listener: ((message: SharedMessage) => void) | undefined;
   let closed = false;
   /** The wait of `recent()`, ended by `close()`. */
@@ -185,8 +190,14 @@ export function broadcastStore(options: BroadcastStoreOptions = {}): Store {
       if (messages.length > 0) {
         channel.postMessage({ kind: "tell", asker: data.asker, messages });
       }
-    } else if (data.kind === "tell" && data.asker === collecting?.id) {
-      collecting.messages.push(...data.messages);
+    } else if (
+      data.kind === "tell" && collecting !== undefined &&
+      data.asker === collecting.id && Array.isArray(data.messages)
+    ) {
+      const heard = time.now();
+      for (const message of data.messages) {
+        collecting.messages.push({ message, heard });
+      }
     }
   };
 
@@ -212,7 +223,20 @@ export function broadcastStore(options: BroadcastStoreOptions = {}): Store {
           waiting = undefined;
           const heard = collecting?.id === id ? collecting.messages : [];
           collecting = undefined;
-          resolve(heard);
+          const now = time.now();
+          resolve(heard.flatMap(({ message, heard }) => {
+            const fact = message?.fact as { remainingMs?: unknown } | undefined;
+            if (typeof fact?.remainingMs !== "number") return [message];
+            const left = fact.remainingMs - (now - heard);
+            return left > 0
+              ? [
+                {
+                  ...message,
+                  fact: { ...message.fact, remainingMs: left },
+                } as SharedMessage,
+              ]
+              : [];
+          }));
         };
         waiting = { timer: time.setTimeout(end, listen), end };
       });

@@ -145,6 +145,8 @@ export function denoKvStore(
   const log = [...root, "log"];
   const holds = [...root, "holds"];
   let closed = false;
+  /** Locks this store holds, with the time each runs out. */
+  const held = new Map<string, number>();
   let reader: ReadableStreamDefaultReader<unknown[]> | undefined;
   /** Ids read lately, oldest first (the log is read from a little before). */
   const seen = new Set<string>();
@@ -228,7 +230,20 @@ export function denoKvStore(
         .check({ key: lockKey, versionstamp: current.versionstamp })
         .set(lockKey, now + ttlMs, { expireIn: ttlMs })
         .commit();
+      if (result.ok) held.set(key, now + ttlMs);
       return result.ok;
+    },
+    async unlock(key) {
+      const lockKey = [...root, "lock", key];
+      const mine = held.get(key);
+      held.delete(key);
+      if (mine === undefined) return;
+      const current = await kv.get(lockKey);
+      if (current.value !== mine) return; // it ran out; another holds it now
+      await kv.atomic()
+        .check({ key: lockKey, versionstamp: current.versionstamp })
+        .set(lockKey, 0, { expireIn: 1 })
+        .commit();
     },
     close() {
       if (closed) return;

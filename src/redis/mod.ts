@@ -134,6 +134,10 @@ return out`;
 const MAX_RECONNECT_MS = 500;
 
 /** A random id (for the lock's value). */
+/** Deletes a lock only if this store still holds it. */
+const UNLOCK =
+  "if redis.call('GET', KEYS[1]) == ARGV[1] then return redis.call('DEL', KEYS[1]) end return 0";
+
 function randomId(): string {
   const bytes = crypto.getRandomValues(new Uint8Array(9));
   return Array.from(bytes, (b) => b.toString(16).padStart(2, "0")).join("");
@@ -459,6 +463,9 @@ export function redisStore(options: RedisStoreOptions): Store {
         String(Math.max(1, Math.ceil(ttlMs))),
       ]);
       return reply === "OK";
+    },
+    async unlock(key) {
+      await run(["EVAL", UNLOCK, "1", `${prefix}lock:${key}`, lockId]);
     },
     onStatus(next) {
       statusListeners.push(next);

@@ -48,6 +48,9 @@ function isFact(fact: unknown): fact is SharedFact {
   }
 }
 
+/** Stores that joined a pool: a store serves one. */
+const joined = new WeakSet<Store>();
+
 /** The shared-state feature for resolved settings. */
 export function sharedFeature(settings: SharedSettings): Feature {
   const { store, timeout, probe } = settings;
@@ -60,7 +63,13 @@ export function sharedFeature(settings: SharedSettings): Feature {
           "ky-failover: this sharedState() is already attached to a pool: give each pool its own store",
         );
       }
+      if (joined.has(store)) {
+        throw new TypeError(
+          "ky-failover: this store already serves a pool: make one store per pool (one per instance)",
+        );
+      }
       attached = true;
+      joined.add(store);
       const id = instanceId();
       const names = new Set(host.endpoints.map((e) => e.name));
       const probed = new Set(
@@ -111,7 +120,13 @@ export function sharedFeature(settings: SharedSettings): Feature {
         if (host.listening) {
           host.emit({ type: "store", store: store.kind, up, message });
         }
-        if (up) resync();
+        if (up) {
+          resync();
+          // What the others said while this instance could not hear them.
+          void within(store.recent()).then((messages) => {
+            for (const message of messages ?? []) receive(message);
+          });
+        }
       }
 
       function publish(endpoint: string, fact: SharedFact): void {
@@ -167,12 +182,18 @@ export function sharedFeature(settings: SharedSettings): Feature {
               noteRun(endpoint, fact.type);
               host.apply(endpoint, fact);
               return;
-            case "open":
-              host.apply(endpoint, {
-                type: "open",
-                until: now + fact.remainingMs,
-              });
+            case "open": {
+              const until = now + fact.remainingMs;
+              host.apply(endpoint, { type: "open", until });
+              // Held open longer than known (a fleet probe failed there):
+              // the next probe waits for the new end.
+              const known = opens.get(endpoint);
+              if (known !== undefined && until > known) {
+                opens.set(endpoint, until);
+                scheduleProbe(endpoint, until);
+              }
               return;
+            }
             case "bench":
               host.apply(endpoint, {
                 type: "bench",
@@ -229,13 +250,22 @@ export function sharedFeature(settings: SharedSettings): Feature {
           endpoint,
           clock.setTimeout(async () => {
             timers.delete(endpoint);
-            if (closed || !opens.has(endpoint)) return;
+            const until = opens.get(endpoint);
+            if (closed || until === undefined) return;
+            if (until > clock.now()) return scheduleProbe(endpoint, until);
             const ttl = probe.timeout + timeout;
             const mine = await within(store.lock(`probe:${endpoint}`, ttl));
             if (closed || !opens.has(endpoint)) return;
             // Whatever happens, look again once a probe should be done.
             scheduleProbe(endpoint, clock.now() + ttl);
-            if (mine !== false) void host.probe(endpoint, probe);
+            if (mine === false) return;
+            await host.probe(endpoint, probe);
+            // Done: the next cooldown's probe need not wait for the lock.
+            if (mine === true && !closed) {
+              void within(
+                store.unlock?.(`probe:${endpoint}`) ?? Promise.resolve(),
+              );
+            }
           }, Math.max(0, at - clock.now())),
         );
       }

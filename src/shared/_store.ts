@@ -66,6 +66,11 @@ export interface Store {
    */
   lock(key: string, ttlMs: number): Promise<boolean>;
   /**
+   * Gives back `key`, if this store holds it (the probe is done), so that
+   * the next cooldown's probe need not wait for its time to run out.
+   */
+  unlock?(key: string): Promise<void>;
+  /**
    * Hears the store become unreachable (`false`) and reachable again
    * (`true`), when the store can tell.
    */
