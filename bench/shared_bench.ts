@@ -624,8 +624,8 @@ async function row2(server: RedisServer, farm: Farm): Promise<void> {
 // ---------------------------------------------------------- 3. added latency
 
 async function row3(server: RedisServer, farm: Farm): Promise<void> {
-  const ROUNDS = 10;
-  const CALLS = 200;
+  const ROUNDS = 40;
+  const CALLS = 100;
   console.log(
     `\n3. Added latency, all regions up: ${ROUNDS} rounds × ${CALLS} sequential calls per pool, order alternating`,
   );
