@@ -145,8 +145,8 @@ export function denoKvStore(
   const log = [...root, "log"];
   const holds = [...root, "holds"];
   let closed = false;
-  /** Locks this store holds, with the time each runs out. */
-  const held = new Map<string, number>();
+  /** This store, as the holder of a lock. */
+  const holder = randomId();
   let reader: ReadableStreamDefaultReader<unknown[]> | undefined;
   /** Ids read lately, oldest first (the log is read from a little before). */
   const seen = new Set<string>();
@@ -222,28 +222,20 @@ export function denoKvStore(
       const lockKey = [...root, "lock", key];
       const now = Date.now();
       const current = await kv.get(lockKey);
-      // `expireIn` is a hint: a lock past its time is free, whatever KV kept.
-      if (current.versionstamp !== null && (current.value as number) > now) {
+      const lock = current.value as { holder?: string; until?: number } | null;
+      // `expireIn` is a hint: a lock past its time is free, whatever KV kept;
+      // the store that holds it may hold it longer.
+      if (
+        typeof lock?.until === "number" && lock.until > now &&
+        lock.holder !== holder
+      ) {
         return false;
       }
       const result = await kv.atomic()
         .check({ key: lockKey, versionstamp: current.versionstamp })
-        .set(lockKey, now + ttlMs, { expireIn: ttlMs })
+        .set(lockKey, { holder, until: now + ttlMs }, { expireIn: ttlMs })
         .commit();
-      if (result.ok) held.set(key, now + ttlMs);
       return result.ok;
-    },
-    async unlock(key) {
-      const lockKey = [...root, "lock", key];
-      const mine = held.get(key);
-      held.delete(key);
-      if (mine === undefined) return;
-      const current = await kv.get(lockKey);
-      if (current.value !== mine) return; // it ran out; another holds it now
-      await kv.atomic()
-        .check({ key: lockKey, versionstamp: current.versionstamp })
-        .set(lockKey, 0, { expireIn: 1 })
-        .commit();
     },
     close() {
       if (closed) return;

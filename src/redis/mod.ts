@@ -133,11 +133,13 @@ return out`;
 /** Longest reconnect delay: Redis back → the store up within it. */
 const MAX_RECONNECT_MS = 500;
 
-/** A random id (for the lock's value). */
-/** Deletes a lock only if this store still holds it. */
-const UNLOCK =
-  "if redis.call('GET', KEYS[1]) == ARGV[1] then return redis.call('DEL', KEYS[1]) end return 0";
+/** Takes a lock that is free, or holds one this store has for longer. */
+const LOCK = "if redis.call('SET', KEYS[1], ARGV[1], 'NX', 'PX', ARGV[2]) " +
+  "then return 1 end " +
+  "if redis.call('GET', KEYS[1]) == ARGV[1] then " +
+  "redis.call('PEXPIRE', KEYS[1], ARGV[2]) return 1 end return 0";
 
+/** A random id (for the lock's value). */
 function randomId(): string {
   const bytes = crypto.getRandomValues(new Uint8Array(9));
   return Array.from(bytes, (b) => b.toString(16).padStart(2, "0")).join("");
@@ -455,17 +457,14 @@ export function redisStore(options: RedisStoreOptions): Store {
     recent,
     async lock(key, ttlMs) {
       const reply = await run([
-        "SET",
+        "EVAL",
+        LOCK,
+        "1",
         `${prefix}lock:${key}`,
         lockId,
-        "NX",
-        "PX",
         String(Math.max(1, Math.ceil(ttlMs))),
       ]);
-      return reply === "OK";
-    },
-    async unlock(key) {
-      await run(["EVAL", UNLOCK, "1", `${prefix}lock:${key}`, lockId]);
+      return reply === 1;
     },
     onStatus(next) {
       statusListeners.push(next);

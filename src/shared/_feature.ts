@@ -258,14 +258,7 @@ export function sharedFeature(settings: SharedSettings): Feature {
             if (closed || !opens.has(endpoint)) return;
             // Whatever happens, look again once a probe should be done.
             scheduleProbe(endpoint, clock.now() + ttl);
-            if (mine === false) return;
-            await host.probe(endpoint, probe);
-            // Done: the next cooldown's probe need not wait for the lock.
-            if (mine === true && !closed) {
-              void within(
-                store.unlock?.(`probe:${endpoint}`) ?? Promise.resolve(),
-              );
-            }
+            if (mine !== false) void host.probe(endpoint, probe);
           }, Math.max(0, at - clock.now())),
         );
       }

@@ -61,15 +61,12 @@ export interface Store {
   recent(): Promise<SharedMessage[]>;
   /**
    * Takes `key` for `ttlMs` across every instance: resolves with whether
-   * this one got it. A store without locks resolves with `true` (each
-   * instance then probes for itself).
+   * this one got it — or holds it already (then it holds it `ttlMs` from
+   * now: the instance that probes an endpoint probes it at each cooldown's
+   * end, and another takes over only when it stops). A store without locks
+   * resolves with `true` (each instance then probes for itself).
    */
   lock(key: string, ttlMs: number): Promise<boolean>;
-  /**
-   * Gives back `key`, if this store holds it (the probe is done), so that
-   * the next cooldown's probe need not wait for its time to run out.
-   */
-  unlock?(key: string): Promise<void>;
   /**
    * Hears the store become unreachable (`false`) and reachable again
    * (`true`), when the store can tell.
