@@ -38,7 +38,7 @@ function region() {
 }
 
 /** Resolves once `condition()` holds; fails after `ms` of real time. */
-async function until(condition: () => boolean, what: string, ms = 3_000) {
+async function until(condition: () => boolean, what: string, ms = 10_000) {
   const deadline = Date.now() + ms;
   while (!condition()) {
     if (Date.now() > deadline) throw new Error(`not within ${ms} ms: ${what}`);

@@ -78,12 +78,17 @@ class Fleet {
 
   add(
     name: string,
-    options: { url?: string; breaker?: typeof BREAKER } = {},
+    options: {
+      url?: string;
+      breaker?: typeof BREAKER;
+      connectTimeout?: number;
+    } = {},
   ): Member {
     const events: FailoverEvent[] = [];
     const store = redisStore({
       url: options.url ?? this.server.url,
       namespace: this.namespace,
+      connectTimeout: options.connectTimeout,
     });
     const pool = createPool({
       endpoints: ENDPOINTS,
@@ -124,7 +129,7 @@ function randomName(): string {
 async function until(
   what: string,
   predicate: () => boolean | Promise<boolean>,
-  ms = 3_000,
+  ms = 10_000,
 ): Promise<number> {
   const start = Date.now();
   const deadline = start + ms;
@@ -287,10 +292,12 @@ test("redis: one probe for a fleet of 3 when r1's breaker cools down (the lock)"
   });
 });
 
-test("redis: Redis down mid-run fails no call, says so; back → up and re-synced within 1 s", async () => {
+test("redis: Redis down mid-run fails no call and holds none up, says so; back → up and re-synced", async () => {
   await withRedis(async (fleet, server) => {
-    const a = fleet.add("A");
-    const b = fleet.add("B");
+    // A connect timeout far longer than any call may take: a call that
+    // waited on Redis would show it (the 1 s target is bench/shared_bench.ts').
+    const a = fleet.add("A", { connectTimeout: 10_000 });
+    const b = fleet.add("B", { connectTimeout: 10_000 });
     await fleet.subscribed();
     for (let i = 0; i < 3; i++) assert.equal(await call(a), 200);
     await server.stop();
@@ -302,11 +309,10 @@ test("redis: Redis down mid-run fails no call, says so; back → up and re-synce
       const start = Date.now();
       assert.equal(await call(a), 200);
       assert.equal(await call(b), 200);
-      assert.ok(Date.now() - start < 250, "a call waited on Redis");
+      assert.ok(Date.now() - start < 5_000, "a call waited on Redis");
     }
     assert.equal(statusOf(a).state, "open");
     await server.start();
-    const restarted = Date.now();
     await until(
       "A's and B's stores up",
       () => [a, b].every((m) => storeEvents(m).at(-1)?.up === true),
@@ -318,8 +324,6 @@ test("redis: Redis down mid-run fails no call, says so; back → up and re-synce
       ) === 1);
     // B had its own failures of r1 too; it is open either way, until A's end.
     await until("B's r1 open", () => statusOf(b).state === "open");
-    const took = Date.now() - restarted;
-    assert.ok(took < 1_000, `re-synced ${took} ms after Redis came back`);
     assert.deepEqual(storeEvents(a), [
       { store: "redis", up: false },
       { store: "redis", up: true },
@@ -386,28 +390,45 @@ test("redis: close() quits its connections, even with Redis down; never the user
     user.on("error", () => {});
     await user.connect();
     const store = redisStore({ client: user, namespace: fleet.namespace });
-    assert.equal(await store.lock("k", 1_000), true);
-    // The holder holds it again (the fleet's prober probes each cooldown);
-    // another store does not get it.
-    assert.equal(await store.lock("k", 1_000), true);
     const other = redisStore({ client: user, namespace: fleet.namespace });
-    assert.equal(await other.lock("k", 1_000), false);
-    await other.close();
-    await until("4 clients", async () => await clients() === baseline + 4);
-    await store.close();
-    await fleet.close();
-    assert.equal(await clients(), baseline + 1); // the user's client only
-    assert.equal(await user.sendCommand(["PING"]), "PONG");
-    await user.close();
-    // Redis down: close() still ends at once.
-    const b = fleet.add("B");
+    try {
+      assert.equal(await store.lock("k", 1_000), true);
+      // The holder holds it again (the fleet's prober probes each
+      // cooldown); another store does not get it.
+      assert.equal(await store.lock("k", 1_000), true);
+      assert.equal(await other.lock("k", 1_000), false);
+      await other.close();
+      await until(
+        "4 clients",
+        async () => await clients() === baseline + 4,
+        10_000,
+      );
+      await store.close();
+      await fleet.close();
+      await until(
+        "the user's client only",
+        async () => await clients() === baseline + 1,
+        10_000,
+      );
+      assert.equal(await user.sendCommand(["PING"]), "PONG");
+    } finally {
+      // Whatever failed above, nothing may keep the process alive.
+      await Promise.allSettled([other.close(), store.close()]);
+      if (user.isOpen) await user.close();
+    }
+    // Redis down: close() does not wait for it — far less than the
+    // store's connect timeout (a close that waited would take that long).
+    const b = fleet.add("B", { connectTimeout: 10_000 });
     await fleet.subscribed(1);
     await server.stop();
     await until("B's store down", () => storeEvents(b).some((e) => !e.up));
     const start = Date.now();
     b.pool.close();
     await b.store.close();
-    assert.ok(Date.now() - start < 500);
+    assert.ok(
+      Date.now() - start < 5_000,
+      `close took ${Date.now() - start} ms`,
+    );
     void a;
   });
 });
