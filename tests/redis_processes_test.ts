@@ -67,7 +67,7 @@ const pause = (ms: number) =>
 async function until(
   what: string,
   predicate: () => boolean | Promise<boolean>,
-  ms = 3_000,
+  ms = 10_000,
 ): Promise<void> {
   const deadline = Date.now() + ms;
   while (Date.now() < deadline) {
