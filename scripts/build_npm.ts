@@ -6,8 +6,8 @@
 //   to `.js`;
 // - npm/package.json: name `ky-failover`, `"type": "module"`, an `exports`
 //   map with types, `"sideEffects": false`, `engines.node >= 22`, `ky` as a
-//   dependency (not bundled), `msw` as an optional peer (only
-//   `ky-failover/testing` needs it);
+//   dependency (not bundled), `msw` and `redis` as optional peers (only
+//   `ky-failover/testing` needs msw, only `ky-failover/redis` redis);
 // - README.md and LICENSE;
 // - then `npm pack` into dist/ky-failover-<version>.tgz.
 //
@@ -211,8 +211,11 @@ const npmPackage = {
   },
   files: ["esm/"],
   dependencies: { ky: npmRange(denoJson.imports.ky, "ky") },
-  peerDependencies: { msw: npmRange(denoJson.imports.msw, "msw") },
-  peerDependenciesMeta: { msw: { optional: true } },
+  peerDependencies: {
+    msw: npmRange(denoJson.imports.msw, "msw"),
+    redis: npmRange(denoJson.imports.redis, "redis"),
+  },
+  peerDependenciesMeta: { msw: { optional: true }, redis: { optional: true } },
 };
 await Deno.writeTextFile(
   path(`${OUT}/package.json`),

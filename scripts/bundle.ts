@@ -39,10 +39,16 @@ import { gzipSync } from "node:zlib";
  * always, usage accounting by default, `failoverOn` and `cheapest` — 7.1
  * KiB more over ky. Each is its own entry for the core (models 1.25,
  * failover-on 0.94, usage 3.32, cheapest 0.67 KiB when imported).
+ *
+ * Raised for issue 13 (shared state), from 24.5 KiB over ky: the preset's
+ * `store` option brings `sharedState()` (1.4 KiB); the core grew 0.2 KiB
+ * (applying another instance's facts: `host.apply`, `onBench`). The stores
+ * are entries of their own: Redis and Deno KV are never in a browser
+ * bundle.
  */
 export const BUDGETS = {
   core: 17.5 * 1024,
-  failoverOverKy: 24.5 * 1024,
+  failoverOverKy: 26 * 1024,
 };
 const TARGETS = { core: 5 * 1024, failoverOverKy: 8 * 1024 };
 
@@ -92,6 +98,8 @@ const FEATURES = [
   ["failover-on", "failoverOn", "src/failover_on/mod.js"],
   ["usage", "usage", "src/usage/mod.js"],
   ["cheapest", "cheapest", "src/cheapest/mod.js"],
+  ["shared", "sharedState", "src/shared/mod.js"],
+  ["broadcast", "broadcastStore", "src/broadcast/mod.js"],
 ] as const;
 
 const kyOnly = await build("ky", 'export { default } from "ky";');

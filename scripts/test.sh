@@ -56,17 +56,23 @@ deno_tests() {
   [ "$code" -eq 0 ] || status=1
 }
 
+# Built first: the cross-runtime Redis test runs Node and Bun on it.
+step "npm package: build and pack (scripts/build_npm.ts)"
+deno run --allow-read --allow-write --allow-env --allow-run scripts/build_npm.ts
+tarball="dist/ky-failover-$(sed -nE 's/^  "version": "([^"]+)".*/\1/p' deno.json).tgz"
 step "deno test"
 # --allow-sys=hostname: the AI SDK (@vercel/oidc) reads it when loaded.
+# --unstable-kv, --allow-write to the temp dir: the Deno KV store's tests
+# share a temporary KV file; --allow-run: the Redis store's tests start
+# their own redis-server, and Node and Bun instances beside this one.
 deno_tests deno --allow-env --allow-net=127.0.0.1 --allow-read \
-  --allow-sys=hostname tests/
+  --allow-sys=hostname --unstable-kv --allow-write="${TMPDIR:-/tmp}" \
+  --allow-run=redis-server,node,node_modules/@oven/bun-linux-x64/bin/bun \
+  tests/
 step "deno test --doc (every documented example runs)"
 deno_tests deno-doc --doc --allow-env --allow-net=127.0.0.1 --allow-read \
   mod.ts core.ts testing.ts src/
 
-step "npm package: build and pack (scripts/build_npm.ts)"
-deno run --allow-read --allow-write --allow-env --allow-run scripts/build_npm.ts
-tarball="dist/ky-failover-$(sed -nE 's/^  "version": "([^"]+)".*/\1/p' deno.json).tgz"
 step "publint $tarball"
 publint run --strict "$tarball"
 step "attw $tarball (ESM-only by design: CommonJS require of ESM ignored)"

@@ -26,6 +26,7 @@ import { existsSync } from "node:fs";
 import { createServer } from "node:http";
 import { mkdtemp, readdir, readFile, rm } from "node:fs/promises";
 import { tmpdir } from "node:os";
+import { builtinModules } from "node:module";
 import { join, relative } from "node:path";
 import process from "node:process";
 import * as esbuild from "esbuild";
@@ -98,20 +99,22 @@ const candidates = [
     .map((f) => `tests/${f}`),
   "tests/browser/cors.ts",
 ];
-// Which files reach Node built-ins (node:http, node:net …)? Those need a
-// Node server and run on the other runtimes only.
+// Which files reach Node built-ins (node:http, node:net …, or a package's
+// bare "net", "stream": the Redis client's)? Those need Node and run on the
+// other runtimes only.
+const builtins = new Set(builtinModules);
+const isBuiltin = (path: string) =>
+  path.startsWith("node:") || builtins.has(path.split("/")[0]);
 const probe = await esbuild.build({
   ...options,
   entryPoints: candidates,
   outdir: "dist/browser/probe",
-  external: ["node:*"],
+  external: ["node:*", ...builtinModules],
   metafile: true,
 });
 const needsNode = new Set<string>();
 for (const output of Object.values(probe.metafile!.outputs)) {
-  if (
-    output.entryPoint && output.imports.some((i) => i.path.startsWith("node:"))
-  ) {
+  if (output.entryPoint && output.imports.some((i) => isBuiltin(i.path))) {
     needsNode.add(output.entryPoint);
   }
 }

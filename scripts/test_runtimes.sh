@@ -96,7 +96,7 @@ run_bun() {
 }
 
 run_chromium() {
-  local chromium="${CHROMIUM:-/usr/bin/chromium}" log code line
+  local chromium="${CHROMIUM:-/usr/bin/chromium}" log code line pages
   if [ ! -x "$chromium" ]; then
     echo "chromium: $chromium not found — apt-get install -y chromium (scripts/install_chromium.sh), or set CHROMIUM=" >&2
     summary+=("chromium: 0 passed, 1 failed")
@@ -109,6 +109,9 @@ run_chromium() {
   [ -z "$line" ] && line="chromium: 0 passed, 1 failed"
   rm -f "$log"
   summary+=("chromium $("$chromium" --version 2>/dev/null | grep -oE '[0-9.]+' | head -n 1)${line#chromium}")
+  # Two pages of one origin sharing a broadcastStore.
+  pages="$(CHROMIUM="$chromium" node scripts/test_browser_pages.ts 2>&1 | tee /dev/stderr | grep -E '^chromium-pages: [0-9]+ passed, [0-9]+ failed$')" || code=1
+  summary+=("${pages:-chromium-pages: 0 passed, 1 failed}")
   return "$code"
 }
 

@@ -152,6 +152,23 @@ export class Breaker {
     this.#move("open", { cooldownMs, until: this.#openUntil });
   }
 
+  /**
+   * Keeps the breaker open until `until` (another instance of the pool
+   * opened it): a closed or half-open breaker opens, an open one whose
+   * cooldown ends sooner waits longer. Counts as an opening, so a failed
+   * trial after it cools down longer.
+   */
+  holdOpen(until: number, now: number): void {
+    if (this.#settings === false || until <= now) return;
+    if (this.#state === "open") {
+      if (until > this.#openUntil) this.#openUntil = until;
+      return;
+    }
+    this.#timesOpened += 1;
+    this.#openUntil = until;
+    this.#move("open", { cooldownMs: until - now, until });
+  }
+
   #move(to: BreakerState, open?: { cooldownMs: number; until: number }) {
     const from = this.#state;
     this.#state = to;

@@ -7,6 +7,7 @@ import type { Attempt } from "./_call.ts";
 import type { Handler } from "./_chain.ts";
 import type { Endpoint } from "./_endpoint.ts";
 import type { FeaturePick } from "./_pick.ts";
+import { settleShared } from "./_outcome.ts";
 import type { Prober } from "./_probe.ts";
 import type { PoolState } from "./_state.ts";
 import type {
@@ -171,6 +172,7 @@ function featureHost(state: PoolState, prober: Prober): FeatureHost {
     probe: (name, settings) => prober.probe(named(name), settings),
     probing: (name) => prober.probing(named(name)),
     recoverByProbes: (name) => named(name).recoverByProbes(),
+    apply: (name, fact) => settleShared(state, named(name), fact),
     emit: state.emit,
     listening: state.listening,
   };
@@ -207,6 +209,11 @@ export function attachFeatures(state: PoolState, prober: Prober): Features {
     for (const { hooks } of attached) {
       if (hooks.onOutcome) {
         state.outcomeListeners.push((outcome) => hooks.onOutcome!(outcome));
+      }
+      if (hooks.onBench) {
+        state.benchListeners.push((endpoint, kind, until) =>
+          hooks.onBench!(endpoint.name, kind, until)
+        );
       }
       if (hooks.onBreakerOpen) {
         state.openListeners.push((endpoint, until) =>

@@ -11,10 +11,11 @@ import {
   type Judgement,
   judgeProbe,
 } from "./_classify.ts";
-import type { Endpoint } from "./_endpoint.ts";
+import type { BenchKind, Endpoint } from "./_endpoint.ts";
 import { retryDelay } from "./_retry_after.ts";
 import type { PoolState } from "./_state.ts";
 import { describeError } from "./errors.ts";
+import type { HealthFact } from "./feature.ts";
 import type { AttemptOutcome, AttemptRecord, Outcome } from "./types.ts";
 
 /**
@@ -33,7 +34,7 @@ function benchForRateLimit(
   if (asked === undefined && response.status !== 429) return;
   const delayMs = Math.min(asked ?? fallbackDelay, maxDelay);
   const until = now + delayMs;
-  if (!endpoint.bench("rate-limited", until)) return;
+  if (!bench(state, endpoint, "rate-limited", until)) return;
   if (state.listening) {
     state.emit({
       type: "rate-limit",
@@ -45,6 +46,21 @@ function benchForRateLimit(
   }
 }
 
+/**
+ * Benches `endpoint` as `kind` until `until` (unless a longer bench of that
+ * kind holds), and tells the listeners. Returns whether it was extended.
+ */
+export function bench(
+  state: PoolState,
+  endpoint: Endpoint,
+  kind: BenchKind,
+  until: number,
+): boolean {
+  if (!endpoint.bench(kind, until)) return false;
+  for (const listener of state.benchListeners) listener(endpoint, kind, until);
+  return true;
+}
+
 /** Benches `endpoint` after its credentials were rejected, and says so. */
 function benchForAuth(
   state: PoolState,
@@ -52,18 +68,19 @@ function benchForAuth(
   status: number,
   now: number,
 ): void {
-  const { bench } = state.options.authFailure as { bench: number };
-  endpoint.bench("unauthorized", now + bench);
+  const { bench: benchMs } = state.options.authFailure as { bench: number };
+  const until = now + benchMs;
+  bench(state, endpoint, "unauthorized", until);
   endpoint.noteError(`HTTP ${status}: credentials rejected`, now);
   if (!state.listening) return;
   state.emit({
     type: "auth-failure",
     endpoint: endpoint.name,
     status,
-    benchMs: bench,
-    until: now + bench,
+    benchMs,
+    until,
     message: `${endpoint.name} answered HTTP ${status}: it rejected its ` +
-      `credentials (apiKey / headers). It gets no traffic for ${bench} ms, ` +
+      `credentials (apiKey / headers). It gets no traffic for ${benchMs} ms, ` +
       "or until a health-check probe passes: check that endpoint's key, " +
       "its expiry and its access to the model.",
   });
@@ -188,6 +205,42 @@ export function settleAttempt(
     at: now,
   }));
   return runBefore;
+}
+
+/**
+ * Applies what another instance of the pool saw of `endpoint` (through a
+ * shared store): a failure adds to its run — so that failures anywhere
+ * open every instance's breaker at the threshold — and a success ends it;
+ * a breaker held open and a bench hold here too, until the same time. No
+ * feature hears of it as an outcome: it was not this pool's.
+ */
+export function settleShared(
+  state: PoolState,
+  endpoint: Endpoint,
+  fact: HealthFact,
+): void {
+  const now = state.options.clock.now();
+  switch (fact.type) {
+    case "failure":
+    case "success": {
+      if (fact.type === "failure") {
+        endpoint.recordFailure("failed on another instance", now, false);
+      } else {
+        endpoint.recordSuccess();
+        endpoint.clearHealthBenches();
+      }
+      endpoint.breaker.record(fact.type, now, {
+        run: endpoint.run,
+        baseRate: endpoint.runBaseRate,
+      });
+      return;
+    }
+    case "open":
+      endpoint.breaker.holdOpen(fact.until, now);
+      return;
+    case "bench":
+      bench(state, endpoint, fact.bench, fact.until);
+  }
 }
 
 /** What a health probe got: an answer's status (and the answer), or an error. */

@@ -12,7 +12,7 @@
 // - `close()` aborts probes in flight; their results are dropped.
 
 import type { Endpoint } from "./_endpoint.ts";
-import { settleProbe } from "./_outcome.ts";
+import { bench, settleProbe } from "./_outcome.ts";
 import type { PoolState } from "./_state.ts";
 import { exchange } from "./_transport.ts";
 import { AttemptTimeoutError } from "./errors.ts";
@@ -71,7 +71,7 @@ export function createProber(state: PoolState): Prober {
     if (closed) return undefined;
     const outcome = settleProbe(state, endpoint, result);
     if (outcome.health === "failure") {
-      endpoint.bench("unhealthy", outcome.at + unhealthyFor);
+      bench(state, endpoint, "unhealthy", outcome.at + unhealthyFor);
     }
     return outcome;
   }

@@ -4,7 +4,7 @@
 
 import { Breaker } from "./_breaker.ts";
 import { DeadlineQueue } from "./_deadlines.ts";
-import { Endpoint } from "./_endpoint.ts";
+import { type BenchKind, Endpoint } from "./_endpoint.ts";
 import type { ResolvedOptions } from "./_options.ts";
 import type { FailoverEvent, Outcome } from "./types.ts";
 
@@ -27,6 +27,12 @@ export interface PoolState {
   readonly outcomeListeners: ((outcome: Outcome) => void)[];
   /** Told when a breaker opens, with when it may half-open. */
   readonly openListeners: ((endpoint: Endpoint, until: number) => void)[];
+  /** Told when an endpoint is benched (or a bench extended), until when. */
+  readonly benchListeners: ((
+    endpoint: Endpoint,
+    kind: BenchKind,
+    until: number,
+  ) => void)[];
   /** A deadline queue of `ms` on the pool's clock, closed with the pool. */
   deadlines(ms: number): DeadlineQueue;
   /** Closes every deadline queue made by `deadlines()`. */
@@ -93,6 +99,7 @@ export function createState(options: ResolvedOptions): PoolState {
     streams: new Set(),
     outcomeListeners: [],
     openListeners,
+    benchListeners: [],
     deadlines(ms) {
       const queue = new DeadlineQueue(options.clock, ms);
       queues.push(queue);

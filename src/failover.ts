@@ -42,6 +42,9 @@ import type { FailoverRule } from "./failover_on/mod.ts";
 import { type PriceTable, resolvePrices } from "./_prices.ts";
 import type { Prices, UsageReport } from "./provider_types.ts";
 import { usageFeature } from "./usage/_feature.ts";
+import { sharedFeature, type SharedSettings } from "./shared/_feature.ts";
+import { resolveShared } from "./shared/_options.ts";
+import type { Store } from "./shared/_store.ts";
 import type { UsageFeature } from "./usage/mod.ts";
 import { poolOver, warnMissingKeys } from "./_pool_api.ts";
 import {
@@ -106,6 +109,13 @@ export interface FailoverOptions extends Omit<PoolOptions, "strategy"> {
    * budgets. `false` turns it off. Default `true`.
    */
   usage?: boolean | undefined;
+  /**
+   * Where the pool's instances (processes, tabs, isolates) share endpoint
+   * health: `redisStore(…)` from `ky-failover/redis`, `broadcastStore(…)`
+   * from `ky-failover/broadcast`, or your own. Default: none — each
+   * instance learns on its own. See `sharedState()` in `ky-failover/shared`.
+   */
+  store?: Store | undefined;
   /** Extra ky defaults for `failover.ky` (hooks, headers, `throwHttpErrors` …). */
   kyOptions?: KyOptions | undefined;
 }
@@ -135,6 +145,7 @@ interface PresetOptions extends Omit<ResolvedOptions, "strategy"> {
   prices: PriceTable;
   failoverOn: ResolvedRule[];
   usage: boolean;
+  store: SharedSettings | undefined;
   kyOptions: KyOptions | undefined;
 }
 
@@ -155,6 +166,12 @@ const PRESET_OPTIONS: Spec<PresetOptions> = {
   prices: [resolvePrices],
   failoverOn: [resolveFailoverOn, [], true],
   usage: [rule((v) => typeof v === "boolean", "true or false"), true, true],
+  // Named `options.store` in errors, as `sharedState()` names `sharedState.store`.
+  store: [
+    optional((v, field) =>
+      resolveShared({ store: v }, field.slice(0, -".store".length))
+    ),
+  ],
   kyOptions: [optional(rule(isPlainObject, "an object"))],
 };
 
@@ -182,6 +199,9 @@ function presetFeatures(
     features.push(failoverOnFeature(options.failoverOn));
   }
   if (meter !== undefined) features.push(meter);
+  if (options.store !== undefined) {
+    features.push(sharedFeature(options.store));
+  }
   return [...features, ...options.features];
 }
 

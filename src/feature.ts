@@ -91,6 +91,12 @@ export interface FeatureHooks {
   /** Hears that an endpoint's breaker opened, and when it may half-open. */
   onBreakerOpen?(endpoint: string, until: number): void;
   /**
+   * Hears that an endpoint was benched (or a bench extended): rate-limited
+   * after a 429, unauthorized after a rejected key, unhealthy after a
+   * failed probe — until when.
+   */
+  onBench?(endpoint: string, bench: EndpointBench, until: number): void;
+  /**
    * What `checkHealth()` does, when this feature probes in its own way
    * (its path, its timeout). At most one feature of a pool may.
    */
@@ -228,6 +234,27 @@ export interface FeatureStatus {
   readonly usage?: EndpointUsage;
 }
 
+/** Why an endpoint is kept out for a while, besides its breaker. */
+export type EndpointBench = "rate-limited" | "unauthorized" | "unhealthy";
+
+/**
+ * What another instance of the pool saw of an endpoint, to apply here (see
+ * {@linkcode FeatureHost.apply}); times are on this pool's clock.
+ */
+export type HealthFact =
+  /** An attempt failed there: it adds to the endpoint's run of failures. */
+  | { readonly type: "failure" }
+  /** An answer counted as healthy there: it ends the run. */
+  | { readonly type: "success" }
+  /** Its breaker opened there: it stays open here until `until`. */
+  | { readonly type: "open"; readonly until: number }
+  /** It was benched there: here too, until `until`. */
+  | {
+    readonly type: "bench";
+    readonly bench: EndpointBench;
+    readonly until: number;
+  };
+
 /** The request a hedging feature decides on. */
 export interface HedgeRequest {
   /** HTTP method, upper-case. */
@@ -308,6 +335,13 @@ export interface FeatureHost {
    * probes that pass, not through half-open trials of user traffic.
    */
   recoverByProbes(endpoint: string): void;
+  /**
+   * Applies what another instance of this pool saw of `endpoint` — its
+   * failures and successes, its breaker opening, its benches — by the
+   * pool's rules, as a shared store hears it. Features do not hear it back
+   * as an outcome; `onBreakerOpen` and `onBench` do fire.
+   */
+  apply(endpoint: string, fact: HealthFact): void;
   /** Reports an event through the pool's `onEvent` (a no-op without one). */
   emit(event: FailoverEvent): void;
   /** Whether the pool has an `onEvent`, to skip building events nobody reads. */

@@ -510,6 +510,19 @@ export type FailoverEvent =
   }
   | {
     /**
+     * The store the pool shares endpoint health through (`sharedState()`)
+     * became unreachable (`up: false`: the pool goes on with what it knows
+     * itself) or reachable again (`up: true`: it shares again).
+     */
+    type: "store";
+    /** The kind of store, e.g. `"redis"`, `"broadcast"`. */
+    store: string;
+    up: boolean;
+    /** What happened, in words. Never holds a key or a password. */
+    message: string;
+  }
+  | {
+    /**
      * The pool is used in a way that costs requests or fails calls, said
      * once: `"sdk-retries"` — an SDK retries on top of the pool (each retry
      * repeats a whole failover round; set its `maxRetries: 0`), once per

@@ -1,0 +1,77 @@
+// What a store is to the shared-state feature: a channel between the
+// instances of one pool (processes, tabs, isolates) that carries what each
+// learns about an endpoint, keeps what still holds for instances that start
+// later, and lends a short lock so that one instance of the fleet probes an
+// endpoint whose breaker cooled down.
+
+/**
+ * What one instance tells the others about an endpoint. Durations are
+ * remaining times, measured by the writer when it wrote them, so that
+ * clocks that disagree between machines do not matter (a message is late
+ * by its transit, a few ms at most on a store the fleet shares).
+ */
+export type SharedFact =
+  /** An attempt failed: it adds to the endpoint's run of failures. */
+  | { readonly type: "failure" }
+  /** An answer counted as healthy: it ends the run (and an open breaker). */
+  | { readonly type: "success" }
+  /** Its breaker opened: it takes no traffic for `remainingMs`. */
+  | { readonly type: "open"; readonly remainingMs: number }
+  /** It was benched: rate-limited, unauthorized or unhealthy, for `remainingMs`. */
+  | {
+    readonly type: "bench";
+    readonly bench: "rate-limited" | "unauthorized" | "unhealthy";
+    readonly remainingMs: number;
+  };
+
+/** One message between the instances of a pool. */
+export interface SharedMessage {
+  /** The instance that wrote it (an id of its own, made at random). */
+  readonly from: string;
+  /** The endpoint it is about, by name. */
+  readonly endpoint: string;
+  /** What happened to it. */
+  readonly fact: SharedFact;
+}
+
+/**
+ * Where the instances of a pool share endpoint health: a Redis server
+ * (`ky-failover/redis`), a `BroadcastChannel` (`ky-failover/broadcast`),
+ * or your own. A store keeps to one namespace, chosen when it is made, so
+ * that two pools (two apps) on one server do not mix. Its operations may
+ * fail or be slow: the pool never waits on them in a call, and goes on
+ * with what it knows itself.
+ */
+export interface Store {
+  /** Names the store in events: `"redis"`, `"broadcast"` … */
+  readonly kind: string;
+  /**
+   * Starts delivering every message another instance publishes to
+   * `listener` (a store may also deliver the instance's own: they are
+   * told apart by `from`). Called once, when the pool is created.
+   */
+  subscribe(listener: (message: SharedMessage) => void): void;
+  /** Tells every other instance; rejects when the store cannot be reached. */
+  publish(message: SharedMessage): Promise<void>;
+  /**
+   * The messages that still hold (breakers open, benches not over), with
+   * their remaining time as of now — what an instance that starts later
+   * reads. A store that keeps nothing resolves with `[]`.
+   */
+  recent(): Promise<SharedMessage[]>;
+  /**
+   * Takes `key` for `ttlMs` across every instance: resolves with whether
+   * this one got it — or holds it already (then it holds it `ttlMs` from
+   * now: the instance that probes an endpoint probes it at each cooldown's
+   * end, and another takes over only when it stops). A store without locks
+   * resolves with `true` (each instance then probes for itself).
+   */
+  lock(key: string, ttlMs: number): Promise<boolean>;
+  /**
+   * Hears the store become unreachable (`false`) and reachable again
+   * (`true`), when the store can tell.
+   */
+  onStatus?(listener: (up: boolean) => void): void;
+  /** Leaves: stops the subscription and frees the connection. */
+  close(): void | Promise<void>;
+}
