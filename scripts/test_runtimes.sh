@@ -110,7 +110,11 @@ run_chromium() {
   rm -f "$log"
   summary+=("chromium $("$chromium" --version 2>/dev/null | grep -oE '[0-9.]+' | head -n 1)${line#chromium}")
   # Two pages of one origin sharing a broadcastStore.
-  pages="$(CHROMIUM="$chromium" node scripts/test_browser_pages.ts 2>&1 | tee /dev/stderr | grep -E '^chromium-pages: [0-9]+ passed, [0-9]+ failed$')" || code=1
+  log="$(mktemp)"
+  CHROMIUM="$chromium" node scripts/test_browser_pages.ts 2>&1 | tee "$log"
+  [ "${PIPESTATUS[0]}" -eq 0 ] || code=1
+  pages="$(grep -E '^chromium-pages: [0-9]+ passed, [0-9]+ failed$' "$log" | tail -n 1)"
+  rm -f "$log"
   summary+=("${pages:-chromium-pages: 0 passed, 1 failed}")
   return "$code"
 }

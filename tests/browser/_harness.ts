@@ -4,6 +4,9 @@
 
 import { bounded } from "../_bounded.ts";
 export { bounded } from "../_bounded.ts";
+
+/** How long one test may run before it fails as hung (as in ../_harness.ts). */
+export const TEST_TIMEOUT_MS = 30_000;
 type TestFn = () => void | Promise<void>;
 
 interface Entry {
@@ -236,7 +239,7 @@ export const assert = Object.assign(
 export async function run(
   report: (result: Result) => void,
   afterEach: () => Promise<void> = () => Promise.resolve(),
-  timeoutMs = 30_000,
+  timeoutMs = TEST_TIMEOUT_MS,
 ): Promise<Result[]> {
   const results: Result[] = [];
   for (const { file, name, fn } of entries) {
