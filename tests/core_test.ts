@@ -240,6 +240,11 @@ test("core: healthCheck() probes on its schedule and checkHealth() uses its path
     while (regions.get("a").received.length === 0) await turns(1);
   });
   assert.equal(regions.get("a").received[0].path, "/v1/health");
+  // checkHealth() joins a probe still in flight: let the first one settle
+  // (in a browser, its answer crosses MSW's service worker).
+  await bounded("the first probe's answer", 5_000, async () => {
+    while (pool.status()[0].lastCheckAt === undefined) await turns(1);
+  });
   await pool.checkHealth();
   assert.deepEqual(
     regions.get("a").received.map((r) => r.path),
