@@ -56,6 +56,9 @@ deno_tests() {
   [ "$code" -eq 0 ] || status=1
 }
 
+step "redis-server (Debian's, installed when missing)"
+bash scripts/install_redis.sh
+
 # Built first: the cross-runtime Redis test runs Node and Bun on it.
 step "npm package: build and pack (scripts/build_npm.ts)"
 deno run --allow-read --allow-write --allow-env --allow-run scripts/build_npm.ts
