@@ -208,10 +208,23 @@ kvTest(
   },
 );
 
-kvTest("deno-kv: invalid options name the field", () => {
-  assert.throws(
-    () => denoKvStore({} as KvLike),
-    /denoKvStore needs a Deno\.Kv/,
-  );
-  return Promise.resolve();
-});
+kvTest(
+  "deno-kv: a store needs a Deno.Kv, and invalid options name the field",
+  () => {
+    assert.throws(
+      () => denoKvStore({} as KvLike),
+      /denoKvStore needs a Deno\.Kv/,
+    );
+    // Checked before anything is read or watched: a stub with `watch` will do.
+    const kv = { watch() {} } as unknown as KvLike;
+    assert.throws(
+      () => denoKvStore(kv, { namespace: "" }),
+      /denoKvStore\.namespace must be a non-empty string/,
+    );
+    assert.throws(
+      () => denoKvStore(kv, { nope: 1 } as never),
+      /denoKvStore\.nope is not a known option/,
+    );
+    return Promise.resolve();
+  },
+);
