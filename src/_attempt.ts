@@ -23,7 +23,7 @@ import type { Attempt } from "./_call.ts";
 import { compose, type Handler } from "./_chain.ts";
 import { bufferBody } from "./_buffer.ts";
 import { gate } from "./_gate.ts";
-import { settleAttempt } from "./_outcome.ts";
+import { outcomeOf, settleAttempt } from "./_outcome.ts";
 import { aim, type Picker } from "./_pick.ts";
 import type { PoolState } from "./_state.ts";
 import { streamWatch } from "./_stream_watch.ts";
@@ -62,10 +62,11 @@ export function attemptRunner(
     ctx.body = sends?.body;
     ctx.model = sends?.model;
     if (sends?.model !== undefined) target.noteModel(sends.model);
+    const call = ctx.call;
+    call.trace?.sent(ctx);
 
     const controller = new AbortController();
     ctx.arm(controller);
-    const call = ctx.call;
     call.onAbort.add(ctx);
     const deadline = deadlines?.set(() =>
       controller.abort(new AttemptTimeoutError(target.name, timeout as number))
@@ -76,12 +77,19 @@ export function attemptRunner(
       if (judges.length > 0) await ruleOn(state, ctx, judges);
     } catch (error) {
       call.onAbort.delete(ctx);
+      call.trace?.settled(ctx, {
+        endpoint: target.name,
+        durationMs: ctx.durationMs,
+        error,
+        outcome: "aborted",
+      });
       throw error;
     } finally {
       if (deadline !== undefined) deadlines!.clear(deadline);
       if (trial) target.breaker.endTrial();
     }
     const runBefore = settleAttempt(state, ctx, selection.panic);
+    call.trace?.settled(ctx, { ...ctx.record!, outcome: outcomeOf(ctx) });
     if (ctx.verdict === "success" || ctx.verdict === "final") {
       watch(ctx, runBefore, observersOf(ctx, observes));
     } else {

@@ -4,6 +4,7 @@
 
 import type { Endpoint } from "./_endpoint.ts";
 import type { HeaderRecord } from "./_headers.ts";
+import type { Tracing } from "./_trace.ts";
 import type { AttemptRequest, FeatureCall, Ruling } from "./feature.ts";
 import type { AttemptRecord, EndpointInfo, Health, Verdict } from "./types.ts";
 
@@ -58,6 +59,10 @@ export interface Call {
   route: Route | undefined;
   /** The call as features see it, once one asked. */
   view: FeatureCall | undefined;
+  /** The features that follow the call, when one traces it. */
+  trace: Tracing | undefined;
+  /** The attempt whose answer the call returns, once it is known. */
+  answer: AttemptRecord | undefined;
 }
 
 /** A call's routes, combined (see `_route.ts`). */
@@ -115,6 +120,8 @@ export class Attempt implements Cancellable {
   model: string | undefined = undefined;
   /** A feature's ruling that turned a final answer into a failover. */
   ruling: Ruling | undefined = undefined;
+  /** What the call records of this attempt, once it settled. */
+  record: AttemptRecord | undefined = undefined;
   /** A body read whole (see `_buffer.ts`): its bytes, and the Response over them. */
   read: { response: Response; bytes: Uint8Array } | undefined = undefined;
 

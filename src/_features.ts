@@ -13,6 +13,7 @@ import type { PoolState } from "./_state.ts";
 import type {
   BodyObserver,
   CallRoute,
+  CallTrace,
   EndpointExtension,
   ErrorAnswer,
   FeatureAnswer,
@@ -21,6 +22,7 @@ import type {
   FeatureHooks,
   FeatureHost,
   FeatureMiddleware,
+  FeatureNews,
   FeatureStatus,
   HedgeRequest,
   Ruling,
@@ -85,7 +87,9 @@ function single(
 }
 
 /** Every feature's `key` hook, bound, in order. */
-function hooksOf<K extends "route" | "judge" | "observe" | "status">(
+function hooksOf<
+  K extends "route" | "judge" | "observe" | "status" | "trace",
+>(
   attached: readonly { hooks: FeatureHooks }[],
   key: K,
 ): NonNullable<FeatureHooks[K]>[] {
@@ -112,6 +116,8 @@ export interface Features {
   observers: ((answer: FeatureAnswer) => BodyObserver | undefined)[];
   /** Their `status` hooks, in order. */
   statuses: ((endpoint: string) => FeatureStatus | undefined)[];
+  /** Their `trace` hooks, in order. */
+  traces: ((call: FeatureCall) => CallTrace | undefined)[];
   /** Closes every feature. */
   close(): void;
 }
@@ -146,6 +152,18 @@ function checkExtensionsRead(
   }
 }
 
+/** Hands `news` to every feature that listens; one that throws is skipped. */
+function spread(state: PoolState, news: FeatureNews): void {
+  Object.freeze(news);
+  for (const listener of state.newsListeners) {
+    try {
+      listener(news);
+    } catch {
+      // One feature's fault must not keep the news from the others.
+    }
+  }
+}
+
 /** The host a pool hands its features. */
 function featureHost(state: PoolState, prober: Prober): FeatureHost {
   const byName = new Map(state.endpoints.map((e) => [e.name, e]));
@@ -173,8 +191,12 @@ function featureHost(state: PoolState, prober: Prober): FeatureHost {
     probing: (name) => prober.probing(named(name)),
     recoverByProbes: (name) => named(name).recoverByProbes(),
     apply: (name, fact) => settleShared(state, named(name), fact),
-    emit: state.emit,
-    listening: state.listening,
+    emit: (event, call) => state.emit(event, call),
+    get listening() {
+      return state.listening;
+    },
+    tell: (news) => spread(state, { ...news, remote: false }),
+    hear: (news) => spread(state, { ...news, remote: true }),
   };
 }
 
@@ -215,6 +237,12 @@ export function attachFeatures(state: PoolState, prober: Prober): Features {
           hooks.onBench!(endpoint.name, kind, until)
         );
       }
+      if (hooks.onEvent) {
+        state.eventListeners.push((event, call) => hooks.onEvent!(event, call));
+      }
+      if (hooks.onNews) {
+        state.newsListeners.push((news) => hooks.onNews!(news));
+      }
       if (hooks.onBreakerOpen) {
         state.openListeners.push((endpoint, until) =>
           hooks.onBreakerOpen!(endpoint.name, until)
@@ -232,6 +260,7 @@ export function attachFeatures(state: PoolState, prober: Prober): Features {
       judges: hooksOf(attached, "judge"),
       observers: hooksOf(attached, "observe"),
       statuses: hooksOf(attached, "status"),
+      traces: hooksOf(attached, "trace"),
       close,
     };
   } catch (error) {

@@ -121,6 +121,7 @@ function record(state: PoolState, ctx: Attempt, panic: boolean): void {
   if (ctx.model !== undefined) entry.model = ctx.model;
   if (ctx.ruling !== undefined) entry.code = ctx.ruling.code;
   ctx.call.attempts.push(entry);
+  ctx.record = entry;
   if (!state.listening) return;
   state.emit({
     type: "attempt",
@@ -134,13 +135,18 @@ function record(state: PoolState, ctx: Attempt, panic: boolean): void {
     durationMs: entry.durationMs,
     ...(entry.model === undefined ? {} : { model: entry.model }),
     ...(entry.code === undefined ? {} : { code: entry.code }),
-    outcome: ctx.verdict === "failover" && entry.status === 429
-      ? "rate-limited"
-      : ctx.unauthorized
-      ? "unauthorized"
-      : ctx.verdict as AttemptOutcome,
+    outcome: outcomeOf(ctx),
     panic,
-  });
+  }, ctx.call);
+}
+
+/** Why a settled attempt counted as it did. */
+export function outcomeOf(ctx: Attempt): AttemptOutcome {
+  return ctx.verdict === "failover" && ctx.response?.status === 429
+    ? "rate-limited"
+    : ctx.unauthorized
+    ? "unauthorized"
+    : ctx.verdict as AttemptOutcome;
 }
 
 /**

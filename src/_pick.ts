@@ -150,7 +150,10 @@ export function aim(state: PoolState, ctx: Attempt, target: Endpoint): void {
   if (!state.listening) return;
   const previous = call.attempts[call.attempts.length - 1];
   if (ctx.hedge) {
-    state.emit({ type: "hedge", endpoint: target.name, attempt: ctx.attempt });
+    state.emit(
+      { type: "hedge", endpoint: target.name, attempt: ctx.attempt },
+      call,
+    );
   } else if (previous !== undefined) {
     state.emit({
       type: "failover",
@@ -158,6 +161,6 @@ export function aim(state: PoolState, ctx: Attempt, target: Endpoint): void {
       to: target.name,
       attempt: ctx.attempt,
       reason: describeAttempt(previous),
-    });
+    }, call);
   }
 }

@@ -22,6 +22,7 @@ import type { ResolvedOptions } from "./_options.ts";
 import { createPicker, roundRobin } from "./_pick.ts";
 import { createProber } from "./_probe.ts";
 import { routeCall } from "./_route.ts";
+import { traceCall } from "./_trace.ts";
 import { createState } from "./_state.ts";
 import {
   ClosedError,
@@ -29,6 +30,7 @@ import {
   isAttemptTimeoutError,
   TotalTimeoutError,
 } from "./errors.ts";
+import type { CallEnd } from "./feature.ts";
 import type { AttemptRecord, EndpointStatus } from "./types.ts";
 
 /** The attempts and reason behind a failed call that returned a response. */
@@ -96,6 +98,7 @@ export function createEngine(options: ResolvedOptions): Engine {
       : call.exhaustedReason ?? timedOutReason(call);
     const response = last?.response;
     if (response !== undefined) {
+      call.answer = last!.record;
       // fetch semantics: the last answer is the result. ky turns it into a
       // FailoverError through failureOf() — unless every endpoint rejected
       // its own key: then that 401 / 403 is the answer, as it is without a
@@ -117,7 +120,7 @@ export function createEngine(options: ResolvedOptions): Engine {
           attempts: call.attempts,
           error,
           durationMs,
-        });
+        }, call);
       }
       return response;
     }
@@ -125,7 +128,10 @@ export function createEngine(options: ResolvedOptions): Engine {
       cause: call.abortKind === "total" ? abortReason : last?.error,
       reason,
     });
-    state.emit({ type: "failure", attempts: call.attempts, error, durationMs });
+    state.emit(
+      { type: "failure", attempts: call.attempts, error, durationMs },
+      call,
+    );
     throw error;
   }
 
@@ -159,6 +165,7 @@ export function createEngine(options: ResolvedOptions): Engine {
   }
 
   function succeed(call: Call, ctx: Attempt): Response {
+    call.answer = ctx.record;
     if (state.listening) {
       state.emit({
         type: "success",
@@ -167,12 +174,30 @@ export function createEngine(options: ResolvedOptions): Engine {
         attempts: call.attempts.length,
         durationMs: clock.now() - call.startedAt,
         ...(ctx.model === undefined ? {} : { model: ctx.model }),
-      });
+      }, call);
     }
     return ctx.response!;
   }
 
   const ending: Ending = { succeed, finish };
+
+  /** How `call` ended for a trace, when it returns `response`. */
+  function answered(call: Call, response: Response): CallEnd {
+    const failure = failed.get(response);
+    const answer = call.answer;
+    return {
+      result: failure === undefined ? "answered" : "failed",
+      endpoint: answer?.endpoint,
+      status: response.status,
+      model: answer?.model,
+      attempts: call.attempts,
+      error: failure === undefined ? undefined : new FailoverError(
+        call.attempts,
+        { response, reason: failure.reason },
+      ),
+      durationMs: clock.now() - call.startedAt,
+    };
+  }
 
   /** Whether an SDK retrying on top of the pool was reported (once). */
   let sdkRetriesWarned = false;
@@ -212,8 +237,11 @@ export function createEngine(options: ResolvedOptions): Engine {
       exhaustedReason: undefined,
       route: undefined,
       view: undefined,
+      trace: undefined,
+      answer: undefined,
     };
     call.route = routeCall(features.routes, call);
+    call.trace = traceCall(features.traces, call);
     const onCallerAbort = () => abortCall(call, "caller", callerSignal!.reason);
     callerSignal?.addEventListener("abort", onCallerAbort, { once: true });
     const deadline = totalDeadlines?.set(() =>
@@ -231,7 +259,19 @@ export function createEngine(options: ResolvedOptions): Engine {
         }),
       });
       ok = true;
+      call.trace?.end(answered(call, response));
       return response;
+    } catch (error) {
+      call.trace?.end({
+        result: "failed",
+        endpoint: undefined,
+        status: undefined,
+        model: undefined,
+        attempts: call.attempts,
+        error,
+        durationMs: clock.now() - call.startedAt,
+      });
+      throw error;
     } finally {
       if (deadline !== undefined) totalDeadlines!.clear(deadline);
       active.delete(call);

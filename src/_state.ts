@@ -5,7 +5,10 @@
 import { Breaker } from "./_breaker.ts";
 import { DeadlineQueue } from "./_deadlines.ts";
 import { type BenchKind, Endpoint } from "./_endpoint.ts";
+import type { Call } from "./_call.ts";
 import type { ResolvedOptions } from "./_options.ts";
+import { callView } from "./_route.ts";
+import type { FeatureCall, FeatureNews } from "./feature.ts";
 import type { FailoverEvent, Outcome } from "./types.ts";
 
 /** State shared by every call of one pool. */
@@ -14,10 +17,20 @@ export interface PoolState {
   readonly endpoints: readonly Endpoint[];
   /** Endpoints grouped by priority, best tier first, configuration order inside. */
   readonly tiers: readonly (readonly Endpoint[])[];
-  /** Emits an event; a no-op without `onEvent`. */
-  readonly emit: (event: FailoverEvent) => void;
+  /**
+   * Emits an event to `onEvent` and to features' `onEvent` (with the call
+   * it is about, if any); a no-op when nobody listens.
+   */
+  readonly emit: (event: FailoverEvent, call?: Call | FeatureCall) => void;
   /** Whether anyone listens, to skip building events nobody reads. */
   readonly listening: boolean;
+  /** Features' `onEvent`, in order. */
+  readonly eventListeners: ((
+    event: FailoverEvent,
+    call: FeatureCall | undefined,
+  ) => void)[];
+  /** Features' `onNews`, in order. */
+  readonly newsListeners: ((news: FeatureNews) => void)[];
   /**
    * Bodies streaming to callers after their call returned: `close()` ends
    * each with a `ClosedError`. Each removes itself when its body ends.
@@ -42,21 +55,15 @@ export interface PoolState {
 /** Builds the pool state from resolved options. */
 export function createState(options: ResolvedOptions): PoolState {
   const onEvent = options.onEvent;
-  const emit = onEvent
-    ? (event: FailoverEvent) => {
-      // Observability must never break traffic: a throw, or a promise that
-      // rejects (an async onEvent), is dropped.
-      try {
-        const result = onEvent(event) as unknown;
-        if (typeof (result as PromiseLike<void>)?.then === "function") {
-          (result as Promise<void>).then(undefined, () => {});
-        }
-      } catch {
-        // Dropped, as above.
-      }
-    }
-    : () => {};
-  const listening = onEvent !== undefined;
+  const eventListeners: PoolState["eventListeners"] = [];
+  const emit = (event: FailoverEvent, call?: Call | FeatureCall) => {
+    if (onEvent !== undefined) safely(onEvent, event);
+    if (eventListeners.length === 0) return;
+    const view = call === undefined || !("request" in call)
+      ? call
+      : callView(call);
+    for (const listener of eventListeners) safely(listener, event, view);
+  };
   const openListeners: PoolState["openListeners"] = [];
   const endpoints = options.endpoints.map((e, i) =>
     new Endpoint(
@@ -67,7 +74,7 @@ export function createState(options: ResolvedOptions): PoolState {
           // Failures that opened the breaker were an outage, not noise:
           // tolerance is learnt afresh after one.
           if (to !== "half-open") endpoint.forgetErrors();
-          if (listening) {
+          if (state.listening) {
             emit({
               type: "breaker",
               endpoint: endpoint.name,
@@ -90,12 +97,16 @@ export function createState(options: ResolvedOptions): PoolState {
     endpoints.filter((e) => e.priority === p)
   );
   const queues: DeadlineQueue[] = [];
-  return {
+  const state: PoolState = {
     options,
     endpoints,
     tiers,
     emit,
-    listening,
+    get listening() {
+      return onEvent !== undefined || eventListeners.length > 0;
+    },
+    eventListeners,
+    newsListeners: [],
     streams: new Set(),
     outcomeListeners: [],
     openListeners,
@@ -109,4 +120,23 @@ export function createState(options: ResolvedOptions): PoolState {
       for (const queue of queues) queue.close();
     },
   };
+  return state;
+}
+
+/**
+ * Calls a listener: observability must never break traffic, so a throw,
+ * or a promise that rejects (an async `onEvent`), is dropped.
+ */
+function safely<A extends unknown[]>(
+  listener: (...args: A) => unknown,
+  ...args: A
+): void {
+  try {
+    const result = listener(...args);
+    if (typeof (result as PromiseLike<void>)?.then === "function") {
+      (result as Promise<void>).then(undefined, () => {});
+    }
+  } catch {
+    // Dropped, as above.
+  }
 }

@@ -34,6 +34,8 @@
 
 import type { EndpointModels, EndpointUsage } from "./provider_types.ts";
 import type {
+  AttemptOutcome,
+  AttemptRecord,
   Clock,
   EndpointInfo,
   FailoverEvent,
@@ -126,8 +128,129 @@ export interface FeatureHooks {
   observe?(answer: FeatureAnswer): BodyObserver | undefined;
   /** What this feature adds to an endpoint's `status()`. */
   status?(endpoint: string): FeatureStatus | undefined;
+  /**
+   * Once per call, after `route`: follows the call — each attempt as it
+   * is sent (with headers to add, such as `traceparent`) and as it
+   * settles, and how the call ends — or `undefined` for a call this
+   * feature does not follow. For tracing; see {@linkcode CallTrace}. A
+   * trace that throws is dropped; the call goes on.
+   */
+  trace?(call: FeatureCall): CallTrace | undefined;
+  /**
+   * Hears every event of the pool, as `onEvent` does — `call` names the
+   * call an event is about (`attempt`, `failover`, `hedge`, `success`,
+   * `failure`, `usage`), the same object `route`, `trace` and `observe`
+   * see. With a feature that listens, the pool builds its events even
+   * without an `onEvent`.
+   */
+  onEvent?(event: FailoverEvent, call: FeatureCall | undefined): void;
+  /**
+   * Hears what a feature told its pool through
+   * {@linkcode FeatureHost.tell} — its own news included — and what
+   * another instance's feature told, when a shared store brings it
+   * (`news.remote`).
+   */
+  onNews?(news: FeatureNews): void;
   /** Stops the feature's timers and work: the pool is closing. */
   close?(): void;
+}
+
+/**
+ * What a feature learned about an endpoint that other features — and,
+ * through a shared store, the same feature on other instances — may use:
+ * a model it lacks, money it spent. Key-free and JSON-safe.
+ */
+export interface FeatureNews {
+  /** The feature that tells it, e.g. `"models"`. */
+  readonly feature: string;
+  /** The endpoint it is about. */
+  readonly endpoint: string;
+  /**
+   * What it says, in a shape the telling feature defines: JSON-safe, as it
+   * may travel between instances. Validate it: from another instance it is
+   * untrusted input.
+   */
+  readonly data: unknown;
+  /**
+   * How long it stays true, for instances that start later: a shared
+   * store keeps it under `key` (per endpoint and feature; a newer one
+   * replaces it) for `ms` ms. Without it, news is only passed on. Heard
+   * from a store, `ms` is the time it has left.
+   */
+  readonly keep?: { readonly key: string; readonly ms: number } | undefined;
+  /** Heard from another instance, through a shared store. */
+  readonly remote: boolean;
+}
+
+/**
+ * A feature's view of one call as it runs (see
+ * {@linkcode FeatureHooks.trace}): hears each attempt and the end.
+ */
+export interface CallTrace {
+  /**
+   * An attempt goes to `sent.endpoint` now: its endpoint is chosen, the
+   * request not yet made. Returns how to follow it, or `undefined`.
+   */
+  attempt(sent: SentAttempt): AttemptTrace | undefined;
+  /** The call ended; called once, after every attempt's `end`. */
+  end(ended: CallEnd): void;
+}
+
+/** An attempt about to be sent, as a trace sees it. */
+export interface SentAttempt {
+  /** The endpoint it goes to. */
+  readonly endpoint: string;
+  /** 1-based number of the attempt inside the call. */
+  readonly attempt: number;
+  /** Whether it runs alongside a slower attempt (hedging). */
+  readonly hedge: boolean;
+  /** The model it sends, when the body names one (as rewritten for it). */
+  readonly model: string | undefined;
+}
+
+/** How a trace follows one attempt. */
+export interface AttemptTrace {
+  /**
+   * Headers to add to the attempt's request — W3C `traceparent` and
+   * `tracestate`, `baggage` — as the caller's own are added: the user's
+   * middleware sees them, and the endpoint's credentials are set after
+   * them, so they can never replace a key.
+   */
+  readonly headers?: Readonly<Record<string, string>> | undefined;
+  /** The attempt settled (or was cancelled): what the call records of it. */
+  end(settled: SettledAttempt): void;
+}
+
+/** An attempt as it settled. */
+export interface SettledAttempt extends Readonly<AttemptRecord> {
+  /** How it counted for the call. */
+  readonly outcome: AttemptOutcome;
+}
+
+/** How a call ended, as a trace hears it. */
+export interface CallEnd {
+  /**
+   * `"answered"`: the call returns an answer (a 2xx, or a final answer
+   * such as a 400); `"failed"`: it returns the last failed answer (`fetch`)
+   * or throws `error`.
+   */
+  readonly result: "answered" | "failed";
+  /** The endpoint whose answer the call returns, if any. */
+  readonly endpoint: string | undefined;
+  /** The status of the answer the call returns, if any. */
+  readonly status: number | undefined;
+  /** The model the answering endpoint was sent, when the body named one. */
+  readonly model: string | undefined;
+  /** Every attempt, in the order they settled. */
+  readonly attempts: readonly AttemptRecord[];
+  /**
+   * What the call throws or stands for: a `FailoverError` (key-free, with
+   * every attempt), a `ClosedError`, or the caller's abort reason;
+   * `undefined` for an answered call.
+   */
+  readonly error: unknown;
+  /** From the call's start to its end (the answer's headers), in ms. */
+  readonly durationMs: number;
 }
 
 /** A call as features see it, before its first attempt: key-free. */
@@ -342,8 +465,25 @@ export interface FeatureHost {
    * as an outcome; `onBreakerOpen` and `onBench` do fire.
    */
   apply(endpoint: string, fact: HealthFact): void;
-  /** Reports an event through the pool's `onEvent` (a no-op without one). */
-  emit(event: FailoverEvent): void;
-  /** Whether the pool has an `onEvent`, to skip building events nobody reads. */
+  /**
+   * Reports an event through the pool's `onEvent` and to features'
+   * `onEvent` (a no-op without them); `call`: the call it is about.
+   */
+  emit(event: FailoverEvent, call?: FeatureCall): void;
+  /**
+   * Whether anyone hears events (`onEvent`, a feature's `onEvent`), to
+   * skip building events nobody reads.
+   */
   readonly listening: boolean;
+  /**
+   * Tells every feature of the pool (its `onNews`, the teller's own
+   * included) what this feature learned; a shared store passes it on to
+   * the other instances.
+   */
+  tell(news: Omit<FeatureNews, "remote">): void;
+  /**
+   * Hands every feature news another instance told (`remote: true`): what
+   * a shared store does with the news it brings.
+   */
+  hear(news: Omit<FeatureNews, "remote">): void;
 }

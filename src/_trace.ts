@@ -1,0 +1,87 @@
+// Features that trace a call (`FeatureHooks.trace`), combined: each is
+// asked once per call, hears each attempt as it is sent and as it settles,
+// and the call's end. A trace is observability: one that throws is
+// dropped for the rest of the call, and the call goes on.
+
+import type { Attempt, Call } from "./_call.ts";
+import { callView } from "./_route.ts";
+import type {
+  AttemptTrace,
+  CallEnd,
+  CallTrace,
+  FeatureCall,
+  SettledAttempt,
+} from "./feature.ts";
+
+/** A call's traces, combined. */
+export interface Tracing {
+  /** `ctx` is about to be sent: adds the traces' headers to it. */
+  sent(ctx: Attempt): void;
+  /** `ctx` settled (or was cancelled). */
+  settled(ctx: Attempt, settled: SettledAttempt): void;
+  /** The call ended. */
+  end(ended: CallEnd): void;
+}
+
+/** Calls `f`, and reports whether it threw. */
+function threw(f: () => void): boolean {
+  try {
+    f();
+    return false;
+  } catch {
+    return true;
+  }
+}
+
+/** Asks each tracing feature about `call`; `undefined` when none follows it. */
+export function traceCall(
+  tracers: readonly ((call: FeatureCall) => CallTrace | undefined)[],
+  call: Call,
+): Tracing | undefined {
+  if (tracers.length === 0) return undefined;
+  const view = callView(call);
+  const traces = new Set<CallTrace>();
+  for (const tracer of tracers) {
+    let trace: CallTrace | undefined;
+    if (!threw(() => trace = tracer(view)) && trace !== undefined) {
+      traces.add(trace);
+    }
+  }
+  if (traces.size === 0) return undefined;
+  const following = new WeakMap<Attempt, AttemptTrace[]>();
+  return {
+    sent(ctx) {
+      const sent = {
+        endpoint: ctx.target!.name,
+        attempt: ctx.attempt,
+        hedge: ctx.hedge,
+        model: ctx.model,
+      };
+      const followers: AttemptTrace[] = [];
+      for (const trace of traces) {
+        let follower: AttemptTrace | undefined;
+        if (threw(() => follower = trace.attempt(sent))) {
+          traces.delete(trace);
+        } else if (follower !== undefined) {
+          followers.push(follower);
+          const headers = follower.headers;
+          if (headers === undefined) continue;
+          // An invalid name or value is the trace's fault: dropped.
+          for (const [name, value] of Object.entries(headers)) {
+            threw(() => ctx.headers.set(name, value));
+          }
+        }
+      }
+      following.set(ctx, followers);
+    },
+    settled(ctx, settled) {
+      for (const follower of following.get(ctx) ?? []) {
+        threw(() => follower.end(settled));
+      }
+      following.delete(ctx);
+    },
+    end(ended) {
+      for (const trace of traces) threw(() => trace.end(ended));
+    },
+  };
+}
