@@ -25,7 +25,7 @@
  * @module
  */
 
-import type { SharedMessage, Store } from "../shared/_store.ts";
+import { holdOf, type SharedMessage, type Store } from "../shared/_store.ts";
 import { check, optional, rule } from "../_validate.ts";
 import { systemClock } from "../clock.ts";
 import type { Clock } from "../types.ts";
@@ -150,11 +150,12 @@ export function broadcastStore(options: BroadcastStoreOptions = {}): Store {
       }
       return;
     }
-    if (fact?.type !== "open" && fact?.type !== "bench") return;
-    const key = `${message.endpoint}\n${
-      fact.type === "bench" ? fact.bench : "open"
-    }`;
-    const until = time.now() + fact.remainingMs;
+    const hold = typeof fact === "object" && fact !== null
+      ? holdOf(fact)
+      : undefined;
+    if (hold === undefined) return;
+    const key = `${message.endpoint}\n${hold.name}`;
+    const until = time.now() + hold.remainingMs;
     if ((holding.get(key)?.until ?? -Infinity) < until) {
       holding.set(key, { message, until });
     }

@@ -35,7 +35,12 @@
  * @module
  */
 
-import type { SharedFact, SharedMessage, Store } from "../shared/_store.ts";
+import {
+  holdOf,
+  type SharedFact,
+  type SharedMessage,
+  type Store,
+} from "../shared/_store.ts";
 import { check, rule } from "../_validate.ts";
 
 /**
@@ -191,15 +196,15 @@ export function denoKvStore(
       const writes = kv.atomic()
         .set([...log, id], message, { expireIn: MESSAGE_KEPT })
         .set(head, id);
-      if (fact.type === "open" || fact.type === "bench") {
-        const kind = fact.type === "bench" ? fact.bench : "open";
+      const kept = holdOf(fact);
+      if (kept !== undefined) {
         const hold: Hold = {
           message,
           writtenAt: Date.now(),
-          remainingMs: fact.remainingMs,
+          remainingMs: kept.remainingMs,
         };
-        writes.set([...holds, message.endpoint, kind], hold, {
-          expireIn: fact.remainingMs,
+        writes.set([...holds, message.endpoint, kept.name], hold, {
+          expireIn: kept.remainingMs,
         });
       }
       await writes.commit();

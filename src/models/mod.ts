@@ -33,6 +33,12 @@ import type { Feature, Ruling } from "../feature.ts";
 import { modelSpan, withModel } from "./_rewrite.ts";
 import { describeServes, resolveServes, type Serves } from "./_serves.ts";
 
+/**
+ * How long a shared store keeps a missing model for instances that start
+ * later: a day (an instance that learned it keeps it for its life).
+ */
+const SHARED_FOR_MS = 24 * 60 * 60 * 1000;
+
 /** How a learned missing model is shown in attempt records and events. */
 const NOT_FOUND: Ruling = { verdict: "failover", code: "model_not_found" };
 
@@ -125,6 +131,12 @@ export function models(): Feature {
           const learned = missing.get(answer.endpoint)!;
           if (learned.has(sent)) return NOT_FOUND; // two calls learnt it
           learned.add(sent);
+          host.tell({
+            feature: "models",
+            endpoint: answer.endpoint,
+            data: { sent },
+            keep: { key: sent, ms: SHARED_FOR_MS },
+          });
           if (host.listening) {
             host.emit({
               type: "model-not-found",
@@ -134,6 +146,13 @@ export function models(): Feature {
             });
           }
           return NOT_FOUND;
+        },
+        onNews({ feature, endpoint, data, remote }) {
+          // What another instance of the pool learned (a shared store).
+          if (!remote || feature !== "models") return;
+          const sent = (data as { sent?: unknown } | null)?.sent;
+          if (typeof sent !== "string" || sent.length > 256) return;
+          missing.get(endpoint)?.add(sent);
         },
         status(endpoint) {
           const map = serves.get(endpoint);

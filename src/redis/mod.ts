@@ -42,7 +42,7 @@
  */
 
 import { createClient } from "redis";
-import type { SharedMessage, Store } from "../shared/_store.ts";
+import { holdOf, type SharedMessage, type Store } from "../shared/_store.ts";
 import { check, fail, optional, range, rule } from "../_validate.ts";
 
 /**
@@ -362,15 +362,15 @@ export function redisStore(options: RedisStoreOptions): Store {
   async function publish(message: SharedMessage): Promise<void> {
     const text = JSON.stringify(message);
     const { endpoint, fact } = message;
-    if (fact.type === "open" || fact.type === "bench") {
-      const kind = fact.type === "open" ? "open" : fact.bench;
-      const ttl = Math.ceil(fact.remainingMs);
+    const hold = holdOf(fact);
+    if (hold !== undefined) {
+      const ttl = Math.ceil(hold.remainingMs);
       if (ttl >= 1) {
         await run([
           "EVAL",
           HOLD,
           "1",
-          `${holds}${endpoint}:${kind}`,
+          `${holds}${endpoint}:${hold.name}`,
           text,
           String(ttl),
           channel,
@@ -413,8 +413,10 @@ export function redisStore(options: RedisStoreOptions): Store {
           if (!(remainingMs > 0)) continue;
           try {
             const message = JSON.parse(String(value)) as SharedMessage;
-            const type = message?.fact?.type;
-            if (type !== "open" && type !== "bench") continue;
+            const fact = message?.fact;
+            if (typeof fact !== "object" || holdOf(fact) === undefined) {
+              continue;
+            }
             out.push({
               ...message,
               fact: { ...message.fact, remainingMs } as SharedMessage["fact"],

@@ -1,7 +1,7 @@
 // The shared-state feature over a store (see mod.ts for what it shares and
 // the rules it keeps).
 
-import type { EndpointBench, Feature } from "../feature.ts";
+import type { EndpointBench, Feature, FeatureNews } from "../feature.ts";
 import type { SharedFact, SharedMessage, Store } from "./_store.ts";
 
 /** Shared-state settings after validation. */
@@ -43,6 +43,12 @@ function isFact(fact: unknown): fact is SharedFact {
     case "bench":
       return BENCHES.includes(f.bench as EndpointBench) &&
         isRemaining(f.remainingMs);
+    case "news":
+      return typeof f.feature === "string" && f.feature.length <= 64 &&
+        (f.key === undefined
+          ? f.remainingMs === undefined
+          : typeof f.key === "string" && f.key.length <= 256 &&
+            isRemaining(f.remainingMs));
     default:
       return false;
   }
@@ -88,6 +94,8 @@ export function sharedFeature(settings: SharedSettings): Feature {
         string,
         { bench: EndpointBench; until: number }
       >();
+      /** Features' news that holds, by endpoint, feature and key. */
+      const kept = new Map<string, { news: FeatureNews; until: number }>();
       /** Whole ms left until `until` (stores keep integer TTLs), at least 1. */
       const left = (until: number) =>
         Math.max(1, Math.ceil(until - clock.now()));
@@ -149,9 +157,26 @@ export function sharedFeature(settings: SharedSettings): Feature {
         );
       }
 
+      /** Passes a feature's news on to the other instances. */
+      function tellNews(news: FeatureNews, until?: number): void {
+        const { endpoint, feature, data, keep } = news;
+        publish(endpoint, {
+          type: "news",
+          feature,
+          data,
+          ...(keep === undefined || until === undefined
+            ? {}
+            : { key: keep.key, remainingMs: left(until) }),
+        });
+      }
+
       /** Tells the store again what still holds here (it was down). */
       function resync(): void {
         const now = clock.now();
+        for (const [key, { news, until }] of kept) {
+          if (until > now) tellNews(news, until);
+          else kept.delete(key);
+        }
         for (const [endpoint, until] of opens) {
           if (until > now) {
             publish(endpoint, { type: "open", remainingMs: left(until) });
@@ -199,6 +224,16 @@ export function sharedFeature(settings: SharedSettings): Feature {
                 type: "bench",
                 bench: fact.bench,
                 until: now + fact.remainingMs,
+              });
+              return;
+            case "news":
+              host.hear({
+                feature: fact.feature,
+                endpoint,
+                data: fact.data,
+                ...(fact.key === undefined ? {} : {
+                  keep: { key: fact.key, ms: fact.remainingMs! },
+                }),
               });
           }
         } finally {
@@ -299,6 +334,18 @@ export function sharedFeature(settings: SharedSettings): Feature {
             bench,
             remainingMs: left(until),
           });
+        },
+        onNews(news) {
+          if (news.remote) return;
+          const keep = news.keep;
+          if (keep === undefined) return tellNews(news);
+          if (!(keep.ms > 0)) return;
+          const until = clock.now() + keep.ms;
+          kept.set(`${news.endpoint}\n${news.feature}\n${keep.key}`, {
+            news,
+            until,
+          });
+          tellNews(news, until);
         },
         close() {
           closed = true;

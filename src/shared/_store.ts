@@ -22,7 +22,49 @@ export type SharedFact =
     readonly type: "bench";
     readonly bench: "rate-limited" | "unauthorized" | "unhealthy";
     readonly remainingMs: number;
+  }
+  /**
+   * A feature's news (see `FeatureNews`): a model an endpoint lacks, money
+   * it spent. With `key` and `remainingMs` it is kept, for instances that
+   * start later, until a newer one of the same key replaces it.
+   */
+  | {
+    readonly type: "news";
+    /** The feature that told it, e.g. `"models"`. */
+    readonly feature: string;
+    /** What it says (JSON; validated by the feature that reads it). */
+    readonly data: unknown;
+    /** What it is kept under, per endpoint and feature. */
+    readonly key?: string;
+    /** How long it is kept. */
+    readonly remainingMs?: number;
   };
+
+/**
+ * Under which name (per endpoint) and for how long a store keeps `fact`
+ * for instances that start later: an open breaker, a bench, a feature's
+ * news that says for how long it holds — or `undefined`: it is only
+ * passed on.
+ */
+export function holdOf(
+  fact: SharedFact,
+): { name: string; remainingMs: number } | undefined {
+  switch (fact.type) {
+    case "open":
+      return { name: "open", remainingMs: fact.remainingMs };
+    case "bench":
+      return { name: fact.bench, remainingMs: fact.remainingMs };
+    case "news":
+      return fact.key === undefined || fact.remainingMs === undefined
+        ? undefined
+        : {
+          name: `news:${fact.feature}:${fact.key}`,
+          remainingMs: fact.remainingMs,
+        };
+    default:
+      return undefined;
+  }
+}
 
 /** One message between the instances of a pool. */
 export interface SharedMessage {

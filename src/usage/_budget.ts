@@ -40,6 +40,11 @@ export interface BudgetWindow {
   open(): boolean;
   /** Adds what a call cost, now. */
   spend(usd: number): void;
+  /**
+   * Keeps the endpoint out until `until`: another instance's budget ran
+   * out before this one started counting (a shared store told it).
+   */
+  hold(until: number): void;
   status(): BudgetStatus;
   /** Clears its timer. */
   close(): void;
@@ -61,6 +66,8 @@ export function budgetWindow(
   let until: number | undefined;
   let timer: unknown;
   let closed = false;
+  /** Held out until then by another instance's word (see `hold`). */
+  let held = -Infinity;
 
   /** Drops spending that left the window by `now`. */
   function prune(now: number): void {
@@ -82,12 +89,13 @@ export function budgetWindow(
 
   function status(now: number): BudgetStatus {
     prune(now);
+    const end = held > now ? Math.max(held, until ?? -Infinity) : until;
     return {
       usd,
       windowMs: window,
       spentUsd: spent,
-      exhausted: until !== undefined,
-      until,
+      exhausted: end !== undefined,
+      until: end,
     };
   }
 
@@ -119,8 +127,12 @@ export function budgetWindow(
   return {
     open() {
       // A timer that fires late must not keep the endpoint out past `until`.
-      if (until !== undefined && until <= clock.now()) update(clock.now());
-      return until === undefined;
+      const now = clock.now();
+      if (until !== undefined && until <= now) update(now);
+      return until === undefined && held <= now;
+    },
+    hold(end) {
+      if (end > held) held = end;
     },
     spend(cost) {
       if (closed || !(cost > 0)) return;

@@ -5,6 +5,7 @@ import { check, fail } from "../_validate.ts";
 import type {
   Feature,
   FeatureAnswer,
+  FeatureCall,
   FeatureHooks,
   FeatureHost,
 } from "../feature.ts";
@@ -62,6 +63,7 @@ export function resolveUsage(value: unknown, field: string): UsageSettings {
 function endpointSettings(
   host: FeatureHost,
   pool: PriceTable,
+  changed: (endpoint: string, status: BudgetStatus) => void,
 ): { prices: Map<string, PriceTable>; budgets: Map<string, BudgetWindow> } {
   const prices = new Map<string, PriceTable>();
   const budgets = new Map<string, BudgetWindow>();
@@ -84,6 +86,7 @@ function endpointSettings(
     budgets.set(
       name,
       budgetWindow(budget, host.clock, (status) => {
+        changed(name, status);
         if (!host.listening) return;
         const { spentUsd, usd, windowMs, exhausted, until } = status;
         host.emit({
@@ -124,12 +127,31 @@ export function usageFeature({ prices: pool }: UsageSettings): UsageFeature {
           "ky-failover: this usage() is already attached to a pool: make one usage() per pool",
         );
       }
-      const { prices, budgets } = endpointSettings(host, pool);
+      /** Whether this instance's own spending is being counted. */
+      let spendingHere = false;
+      /**
+       * A budget ran out on this instance's own spending: instances that
+       * start later (through a shared store) keep the endpoint out too.
+       */
+      const changed = (endpoint: string, status: BudgetStatus) => {
+        if (!spendingHere || !status.exhausted) return;
+        host.tell({
+          feature: "usage",
+          endpoint,
+          data: { exhausted: true },
+          keep: { key: "budget", ms: status.until! - host.clock.now() },
+        });
+      };
+      const { prices, budgets } = endpointSettings(host, pool, changed);
       attached = true;
       ledger = emptyLedger(host.endpoints.map((e) => e.name));
 
       /** Counts `answer`'s call once its body was read to the end. */
-      function count(answer: Answered, reading: Reading | undefined): void {
+      function count(
+        answer: Answered,
+        reading: Reading | undefined,
+        call: FeatureCall,
+      ): void {
         const { endpoint, asked } = answer;
         const sent = answer.sent ?? reading?.model;
         const price = priceOf(prices.get(endpoint)!, pool, sent, asked);
@@ -145,9 +167,18 @@ export function usageFeature({ prices: pool }: UsageSettings): UsageFeature {
             model: sent,
             ...tokens,
             ...(cost === undefined ? {} : { costUsd: cost }),
-          });
+          }, call);
         }
-        if (cost !== undefined) budgets.get(endpoint)?.spend(cost);
+        const budget = budgets.get(endpoint);
+        if (cost === undefined || budget === undefined) return;
+        spendingHere = true;
+        try {
+          budget.spend(cost);
+        } finally {
+          spendingHere = false;
+        }
+        // The other instances count it too: a budget is the fleet's.
+        host.tell({ feature: "usage", endpoint, data: { usd: cost } });
       }
 
       const over = () => {
@@ -174,7 +205,7 @@ export function usageFeature({ prices: pool }: UsageSettings): UsageFeature {
           const finish = () => {
             if (counted) return;
             counted = true;
-            count(answered, reader.end());
+            count(answered, reader.end(), answer.call);
           };
           return {
             chunk(bytes) {
@@ -183,6 +214,18 @@ export function usageFeature({ prices: pool }: UsageSettings): UsageFeature {
             },
             end: finish,
           };
+        },
+        onNews({ feature, endpoint, data, keep, remote }) {
+          // Another instance's spending, or its budget that ran out before
+          // this one started (a shared store).
+          const budget = budgets.get(endpoint);
+          if (!remote || feature !== "usage" || budget === undefined) return;
+          const usd = (data as { usd?: unknown } | null)?.usd;
+          if (typeof usd === "number" && usd > 0 && usd < 1e9) {
+            budget.spend(usd);
+          } else if (keep?.key === "budget" && keep.ms > 0) {
+            budget.hold(host.clock.now() + keep.ms);
+          }
         },
         status(endpoint) {
           const buckets = [...ledger.get(endpoint)?.values() ?? []];
