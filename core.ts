@@ -88,8 +88,11 @@ export type {
 } from "./src/pool_types.ts";
 export type {
   AttemptRequest,
+  AttemptTrace,
   BodyObserver,
+  CallEnd,
   CallRoute,
+  CallTrace,
   EndpointBench,
   EndpointExtension,
   ErrorAnswer,
@@ -101,11 +104,14 @@ export type {
   FeatureHooks,
   FeatureHost,
   FeatureMiddleware,
+  FeatureNews,
   FeatureStatus,
   HealthFact,
   HedgeRequest,
   ProbeOptions,
   Ruling,
+  SentAttempt,
+  SettledAttempt,
 } from "./src/feature.ts";
 export type {
   BudgetOptions,

@@ -55,7 +55,8 @@ export function traceCall(
         endpoint: ctx.target!.name,
         attempt: ctx.attempt,
         hedge: ctx.hedge,
-        model: ctx.model,
+        // Without a route that names it, the model sent is the one asked.
+        model: ctx.model ?? view.model,
       };
       const followers: AttemptTrace[] = [];
       for (const trace of traces) {

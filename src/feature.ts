@@ -192,7 +192,11 @@ export interface CallTrace {
    * request not yet made. Returns how to follow it, or `undefined`.
    */
   attempt(sent: SentAttempt): AttemptTrace | undefined;
-  /** The call ended; called once, after every attempt's `end`. */
+  /**
+   * The call ended; called once. Every attempt has settled by then but a
+   * hedge the answer beat: it settles (`"aborted"`) once its request
+   * stops.
+   */
   end(ended: CallEnd): void;
 }
 
