@@ -404,7 +404,7 @@ test("onEvent: a feature that throws or rejects breaks neither the call nor the 
   assert.deepEqual(userEvents, ["attempt", "success"]);
 });
 
-test("news: host.tell reaches every feature's onNews (the teller's too) as local; host.hear as remote; a listener that throws keeps it from no other", async () => {
+test("news: host.tell reaches every feature's onNews (the teller's too) as local; host.hear as remote; a listener that throws keeps it from no other", () => {
   const { fetch } = recorder(() => json({}));
   let teller: FeatureHost | undefined;
   const heardBy: Record<string, FeatureNews[]> = { a: [], b: [] };

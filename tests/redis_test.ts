@@ -13,8 +13,11 @@ import {
   createPool,
   type EndpointOptions,
   type FailoverEvent,
+  type Feature,
   type Pool,
 } from "ky-failover/core";
+import { models } from "ky-failover/models";
+import { usage } from "ky-failover/usage";
 import { sharedState, type Store } from "ky-failover/shared";
 import { redisStore } from "ky-failover/redis";
 
@@ -24,8 +27,12 @@ const ENDPOINTS: EndpointOptions[] = [
 ];
 const BREAKER = { failureThreshold: 3, cooldown: 10_000, maxCooldown: 60_000 };
 
-/** What an endpoint answers. */
-type Answer = { status: number; headers?: Record<string, string> };
+/** What an endpoint answers (a JSON body, or `{ ok }`). */
+type Answer = {
+  status: number;
+  headers?: Record<string, string>;
+  body?: unknown;
+};
 
 /** One request a pool sent. */
 interface Sent {
@@ -45,7 +52,7 @@ class Net {
       this.sent.push({ pool, endpoint, path: url.pathname.slice(3) });
       const answer = this.answers.get(endpoint) ?? { status: 200 };
       return Promise.resolve(
-        Response.json({ ok: answer.status < 400 }, answer),
+        Response.json(answer.body ?? { ok: answer.status < 400 }, answer),
       );
     };
   }
@@ -82,6 +89,8 @@ class Fleet {
       url?: string;
       breaker?: typeof BREAKER;
       connectTimeout?: number;
+      endpoints?: EndpointOptions[];
+      features?: Feature[];
     } = {},
   ): Member {
     const events: FailoverEvent[] = [];
@@ -91,11 +100,14 @@ class Fleet {
       connectTimeout: options.connectTimeout,
     });
     const pool = createPool({
-      endpoints: ENDPOINTS,
+      endpoints: options.endpoints ?? ENDPOINTS,
       breaker: options.breaker ?? BREAKER,
       fetch: this.net.fetchFor(name),
       onEvent: (e) => void events.push(e),
-      features: [sharedState({ store, timeout: 500 })],
+      features: [
+        ...options.features ?? [],
+        sharedState({ store, timeout: 500 }),
+      ],
     });
     const member = { name, pool, store, events };
     this.members.push(member);
@@ -268,6 +280,77 @@ test("redis: a pool started later reads what holds, with Redis' remaining time",
     const gap = Math.abs(statusOf(c).availableAt! - statusOf(a).availableAt!);
     assert.ok(gap < 500, `C's breaker ends ${gap} ms away from A's`);
     assert.equal(await call(c), 200);
+    assert.equal(fleet.net.count("r1", { pool: "C" }), 0);
+  });
+});
+
+test("redis: a missing model and a budget's spending are shared; a pool started later knows the model and the budget that ran out", async () => {
+  const budgeted = ENDPOINTS.map((e) =>
+    e.name === "r1" ? { ...e, budget: { usd: 1, window: 60_000 } } : e
+  );
+  const features = () => [
+    models(),
+    usage({ prices: { "gpt-4.1": { input: 1, output: 1 } } }),
+  ];
+  const ask = async (member: Member, model: string) => {
+    const response = await member.pool.fetch("chat/completions", {
+      method: "POST",
+      headers: { "content-type": "application/json" },
+      body: JSON.stringify({ model, messages: [] }),
+    });
+    await response.text();
+    return response.status;
+  };
+  await withRedis(async (fleet) => {
+    const a = fleet.add("A", { endpoints: budgeted, features: features() });
+    const b = fleet.add("B", { endpoints: budgeted, features: features() });
+    await fleet.subscribed();
+    fleet.net.answers.set("r1", {
+      status: 404,
+      body: {
+        error: {
+          message: "The model `gpt-x` does not exist",
+          code: "model_not_found",
+        },
+      },
+    });
+    assert.equal(await ask(a, "gpt-x"), 200);
+    await until(
+      "B learns gpt-x",
+      () => statusOf(b).models?.notFound?.includes("gpt-x") === true,
+    );
+    // $0.50 a call: one on A, one on B exhaust the fleet's $1 on r1.
+    fleet.net.answers.set("r1", {
+      status: 200,
+      body: {
+        model: "gpt-4.1",
+        usage: { prompt_tokens: 250_000, completion_tokens: 250_000 },
+      },
+    });
+    assert.equal(await ask(a, "gpt-4.1"), 200);
+    await until(
+      "B counts A's spending",
+      () => statusOf(b).usage?.budget?.spentUsd === 0.5,
+    );
+    assert.equal(await ask(b, "gpt-4.1"), 200);
+    await until(
+      "A's budget out",
+      () => statusOf(a).usage?.budget?.exhausted === true,
+    );
+    const c = fleet.add("C", { endpoints: budgeted, features: features() });
+    await until(
+      "C knows both",
+      () =>
+        statusOf(c).usage?.budget?.exhausted === true &&
+        statusOf(c).models?.notFound?.includes("gpt-x") === true,
+    );
+    const gap = Math.abs(
+      statusOf(c).usage!.budget!.until! - statusOf(b).usage!.budget!.until!,
+    );
+    assert.ok(gap < 500, `C's budget ends ${gap} ms away from B's`);
+    fleet.net.answers.delete("r1");
+    assert.equal(await ask(c, "gpt-4.1"), 200);
+    assert.equal(await ask(c, "gpt-x"), 200);
     assert.equal(fleet.net.count("r1", { pool: "C" }), 0);
   });
 });

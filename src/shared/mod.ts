@@ -53,6 +53,7 @@ import { resolveShared } from "./_options.ts";
 import { sharedFeature } from "./_feature.ts";
 import type { Store } from "./_store.ts";
 
+export { holdOf } from "./_store.ts";
 export type { SharedFact, SharedMessage, Store } from "./_store.ts";
 
 /**
