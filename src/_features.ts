@@ -118,8 +118,11 @@ export interface Features {
   statuses: ((endpoint: string) => FeatureStatus | undefined)[];
   /** Their `trace` hooks, in order. */
   traces: ((call: FeatureCall) => CallTrace | undefined)[];
-  /** Closes every feature. */
-  close(): void;
+  /**
+   * Closes every feature at once; resolves when each has let go of what
+   * it holds (never rejects).
+   */
+  close(): Promise<void>;
 }
 
 /** Where to find the feature that reads each endpoint extension. */
@@ -209,7 +212,15 @@ export function attachFeatures(state: PoolState, prober: Prober): Features {
   const host = featureHost(state, prober);
   const attached: { name: string; hooks: FeatureHooks }[] = [];
   const close = () => {
-    for (const { hooks } of attached) hooks.close?.();
+    const letting: unknown[] = [];
+    for (const { hooks } of attached) {
+      try {
+        letting.push(hooks.close?.());
+      } catch {
+        // One feature's fault must not keep the others open.
+      }
+    }
+    return Promise.allSettled(letting).then(() => {});
   };
   try {
     for (const feature of state.options.features) {
@@ -264,7 +275,7 @@ export function attachFeatures(state: PoolState, prober: Prober): Features {
       close,
     };
   } catch (error) {
-    close();
+    void close();
     throw error;
   }
 }

@@ -50,7 +50,8 @@ export interface Engine {
   status(): EndpointStatus[];
   /** Probes every endpoint now; resolves when every probe has answered. */
   checkHealth(): Promise<void>;
-  close(): void;
+  /** Closes at once; resolves when features let go of what they hold. */
+  close(): Promise<void>;
 }
 
 /** What `checkHealth()` probes with when no feature says otherwise. */
@@ -81,7 +82,7 @@ export function createEngine(options: ResolvedOptions): Engine {
     : state.deadlines(totalTimeout);
   const active = new Set<Call>();
   const failed = new WeakMap<Response, Failure>();
-  let closed = false;
+  let closed: Promise<void> | undefined;
 
   function finish(call: Call, last: Attempt | undefined): Response {
     const abortReason = call.abortReason;
@@ -203,7 +204,7 @@ export function createEngine(options: ResolvedOptions): Engine {
   let sdkRetriesWarned = false;
 
   async function run(request: CallRequest): Promise<Response> {
-    if (closed) throw new ClosedError();
+    if (closed !== undefined) throw new ClosedError();
     // The OpenAI SDK (and SDKs built like it) numbers its own retries.
     if (
       !sdkRetriesWarned && state.listening &&
@@ -286,7 +287,7 @@ export function createEngine(options: ResolvedOptions): Engine {
     run,
     failureOf: (response) => failed.get(response),
     checkHealth() {
-      if (closed) return Promise.reject(new ClosedError());
+      if (closed !== undefined) return Promise.reject(new ClosedError());
       if (features.checkHealth !== undefined) return features.checkHealth();
       return Promise.all(
         state.endpoints.map((e) => prober.probe(e, DEFAULT_PROBE)),
@@ -305,14 +306,14 @@ export function createEngine(options: ResolvedOptions): Engine {
       });
     },
     close() {
-      if (closed) return;
-      closed = true;
-      features.close();
+      if (closed !== undefined) return closed;
+      const letGo = features.close();
       prober.close();
       const reason = new ClosedError();
       for (const call of active) abortCall(call, "closed", reason);
       for (const stream of [...state.streams]) stream.close(reason);
       state.closeDeadlines();
+      return closed = letGo;
     },
   };
 }

@@ -25,7 +25,8 @@ export function poolOver(engine: Engine): Pool {
       return engine.status();
     },
     close: () => engine.close(),
-    [Symbol.dispose]: () => engine.close(),
+    [Symbol.dispose]: () => void engine.close(),
+    [Symbol.asyncDispose]: () => engine.close(),
   };
 }
 

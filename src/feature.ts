@@ -151,8 +151,12 @@ export interface FeatureHooks {
    * (`news.remote`).
    */
   onNews?(news: FeatureNews): void;
-  /** Stops the feature's timers and work: the pool is closing. */
-  close?(): void;
+  /**
+   * Stops the feature's timers and work: the pool is closing. Return a
+   * promise when letting go of something takes time (a store's
+   * connection): `pool.close()` resolves once it settles.
+   */
+  close?(): void | Promise<void>;
 }
 
 /**

@@ -112,6 +112,15 @@ export interface Pool extends
       { Symbol: { readonly dispose: infer Dispose extends symbol } } ? Dispose
       : never,
     () => void
+  >,
+  // `[Symbol.asyncDispose]()` (the same as `await close()`, for
+  // `await using`), on the same terms.
+  Record<
+    typeof globalThis extends {
+      Symbol: { readonly asyncDispose: infer AsyncDispose extends symbol };
+    } ? AsyncDispose
+      : never,
+    () => Promise<void>
   > {
   /**
    * A standard `fetch` over the pool, to hand to SDKs. HTTP errors come back
@@ -128,6 +137,11 @@ export interface Pool extends
    * probe has answered. Works whether or not periodic checks are on.
    */
   checkHealth(): Promise<EndpointStatus[]>;
-  /** Aborts pending calls (with `ClosedError`) and stops every timer. Idempotent. */
-  close(): void;
+  /**
+   * Aborts pending calls (with `ClosedError`) and stops every timer, at
+   * once. The promise resolves once what features hold is let go too — a
+   * shared store's connection: await it before a process or a test ends.
+   * It never rejects. Idempotent: each call returns the same promise.
+   */
+  close(): Promise<void>;
 }

@@ -7,6 +7,7 @@ import { assert, test } from "./_harness.ts";
 import { createPool, type Pool } from "ky-failover/core";
 import { sharedState } from "ky-failover/shared";
 import { denoKvStore, type KvLike } from "ky-failover/deno-kv";
+import { models } from "ky-failover/models";
 
 interface DenoKvApi {
   openKv(path?: string): Promise<KvLike & { close(): void }>;
@@ -226,5 +227,59 @@ kvTest(
       /denoKvStore\.nope is not a known option/,
     );
     return Promise.resolve();
+  },
+);
+
+kvTest(
+  "deno-kv: a missing model learnt on one pool reaches the other, and a pool that starts later",
+  async () => {
+    const shared = await kvs(3);
+    let missing = true;
+    let toR1 = 0;
+    const fetch = ((input: RequestInfo | URL, init?: RequestInit) => {
+      const host = new URL(new Request(input, init).url).hostname;
+      if (!host.startsWith("r1.")) return Promise.resolve(Response.json({}));
+      toR1 += 1;
+      return Promise.resolve(
+        missing
+          ? Response.json({
+            error: {
+              message: "The model `gpt-x` does not exist",
+              code: "model_not_found",
+            },
+          }, { status: 404 })
+          : Response.json({}),
+      );
+    }) as typeof globalThis.fetch;
+    const pool = (i: number) =>
+      createPool({
+        endpoints: ENDPOINTS,
+        fetch,
+        features: [
+          models(),
+          sharedState({ store: denoKvStore(shared.kvs[i]) }),
+        ],
+      });
+    const pools = [pool(0), pool(1)];
+    const ask = async (p: Pool) =>
+      await (await p.fetch("chat/completions", {
+        method: "POST",
+        body: JSON.stringify({ model: "gpt-x", messages: [] }),
+      })).text();
+    try {
+      await ask(pools[0]);
+      const knows = (p: Pool) =>
+        p.status()[0].models?.notFound?.includes("gpt-x") === true;
+      await until(() => knows(pools[1]), "the other pool learns gpt-x");
+      pools.push(pool(2));
+      await until(() => knows(pools[2]), "a later pool learns gpt-x");
+      missing = false;
+      const before = toR1;
+      await ask(pools[1]);
+      await ask(pools[2]);
+      assert.equal(toR1, before, "gpt-x goes to r1 from no pool");
+    } finally {
+      await shared.close(pools);
+    }
   },
 );

@@ -642,3 +642,32 @@ test("shared: createFailover({ store }) shares like sharedState()", async () => 
   await turns(CHANNEL_TURNS);
   assert.equal(hub.closed, 2, "closing the pool closes its store");
 });
+
+test("shared: pool.close() resolves once the store has let go of its connection, and never rejects", async () => {
+  using fleet = new Fleet();
+  const hub = new MemoryHub(fleet.clock);
+  const letGo = Promise.withResolvers<void>();
+  const store: Store = { ...hub.store(), close: () => letGo.promise };
+  const a = fleet.add("A", store);
+  let closed = false;
+  const closing = a.pool.close().then(() => void (closed = true));
+  assert.equal(a.pool.close(), a.pool.close(), "one promise, however often");
+  await turns(CHANNEL_TURNS);
+  assert.equal(closed, false, "the store is still letting go");
+  letGo.resolve();
+  await closing;
+  assert.equal(closed, true);
+  // A store whose close rejects or throws: close() still resolves.
+  const rejects = fleet.add("B", {
+    ...hub.store(),
+    close: () => Promise.reject(new Error("connection reset")),
+  });
+  await rejects.pool.close();
+  const throws = fleet.add("C", {
+    ...hub.store(),
+    close: () => {
+      throw new Error("already closed");
+    },
+  });
+  await throws.pool.close();
+});

@@ -352,7 +352,7 @@ export function sharedFeature(settings: SharedSettings): Feature {
           for (const timer of timers.values()) clock.clearTimeout(timer);
           timers.clear();
           for (const end of [...waits]) end();
-          void Promise.resolve().then(() => store.close()).catch(() => {});
+          return Promise.resolve().then(() => store.close()).catch(() => {});
         },
       };
     },
