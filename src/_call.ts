@@ -4,8 +4,13 @@
 
 import type { Endpoint } from "./_endpoint.ts";
 import type { HeaderRecord } from "./_headers.ts";
-import type { Tracing } from "./_trace.ts";
-import type { AttemptRequest, FeatureCall, Ruling } from "./feature.ts";
+import type {
+  AttemptRequest,
+  CallEnd,
+  FeatureCall,
+  Ruling,
+  SettledAttempt,
+} from "./feature.ts";
 import type { AttemptRecord, EndpointInfo, Health, Verdict } from "./types.ts";
 
 /** Why the call-level signal was aborted. */
@@ -63,6 +68,16 @@ export interface Call {
   trace: Tracing | undefined;
   /** The attempt whose answer the call returns, once it is known. */
   answer: AttemptRecord | undefined;
+}
+
+/** A call's traces, combined (see `_trace.ts`). */
+export interface Tracing {
+  /** `ctx` is about to be sent: adds the traces' headers to it. */
+  sent(ctx: Attempt): void;
+  /** `ctx` settled (or was cancelled). */
+  settled(ctx: Attempt, settled: SettledAttempt): void;
+  /** The call ended. */
+  end(ended: CallEnd): void;
 }
 
 /** A call's routes, combined (see `_route.ts`). */

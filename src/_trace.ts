@@ -3,25 +3,9 @@
 // and the call's end. A trace is observability: one that throws is
 // dropped for the rest of the call, and the call goes on.
 
-import type { Attempt, Call } from "./_call.ts";
+import type { Attempt, Call, Tracing } from "./_call.ts";
 import { callView } from "./_route.ts";
-import type {
-  AttemptTrace,
-  CallEnd,
-  CallTrace,
-  FeatureCall,
-  SettledAttempt,
-} from "./feature.ts";
-
-/** A call's traces, combined. */
-export interface Tracing {
-  /** `ctx` is about to be sent: adds the traces' headers to it. */
-  sent(ctx: Attempt): void;
-  /** `ctx` settled (or was cancelled). */
-  settled(ctx: Attempt, settled: SettledAttempt): void;
-  /** The call ended. */
-  end(ended: CallEnd): void;
-}
+import type { AttemptTrace, CallTrace, FeatureCall } from "./feature.ts";
 
 /** Calls `f`, and reports whether it threw. */
 function threw(f: () => void): boolean {

@@ -8,7 +8,9 @@
  * fails at once, without a request. An endpoint that answers that it does
  * not have a model (`404 model_not_found`, and the other vendors' ways of
  * saying it) fails the call over and gets no call for that model again,
- * without losing its other models' traffic.
+ * without losing its other models' traffic. With a shared store
+ * (`sharedState()` from `ky-failover/shared`), what one instance learns,
+ * every instance knows — and one that starts within a day.
  *
  * @example A backup from another provider
  * ```ts

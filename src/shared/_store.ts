@@ -44,7 +44,18 @@ export type SharedFact =
  * Under which name (per endpoint) and for how long a store keeps `fact`
  * for instances that start later: an open breaker, a bench, a feature's
  * news that says for how long it holds — or `undefined`: it is only
- * passed on.
+ * passed on. A store of your own keeps the last fact per endpoint and
+ * name, for that long, and gives it back from `recent()` with the time it
+ * has left.
+ *
+ * @example
+ * ```ts
+ * import { holdOf } from "@ky-failover/ky-failover/shared";
+ *
+ * const hold = holdOf({ type: "open", remainingMs: 30_000 });
+ * console.assert(hold?.name === "open" && hold.remainingMs === 30_000);
+ * console.assert(holdOf({ type: "failure" }) === undefined);
+ * ```
  */
 export function holdOf(
   fact: SharedFact,

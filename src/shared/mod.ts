@@ -20,7 +20,11 @@
  *   probes it (`GET {url}/models` with its key, or the endpoint's own
  *   `healthCheck.path`); the others hear the result. An endpoint with
  *   `healthCheck: false` recovers through each instance's own half-open
- *   trial.
+ *   trial;
+ * - **what features learn** (their news, see `FeatureHost.tell`): a model an
+ *   endpoint lacks (`models()`), kept a day for instances that start later;
+ *   money spent on an endpoint with a `budget` (`usage()`), so that a budget
+ *   is the fleet's, and a budget that ran out, kept until it comes back.
  *
  * An instance that starts later reads what still holds. The store is never
  * a single point of failure: no call waits on it (a lock or the state on
@@ -28,7 +32,8 @@
  * cannot be reached the pool goes on with what it knows itself, a `store`
  * event says so (and when it is back), and what still holds is told again.
  * Times travel as the time left, measured by the writer, so clocks that
- * disagree between machines do not matter.
+ * disagree between machines do not matter. `await pool.close()` resolves
+ * once the store has let go of its connection.
  *
  * @example Two pools in one process, sharing through a BroadcastChannel
  * ```ts

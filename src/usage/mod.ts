@@ -35,7 +35,10 @@
  * counts toward a budget, and a call already under way when a budget runs
  * out still counts, so an endpoint may overshoot its budget by what its
  * calls in flight cost. `"budget"` events say when an endpoint runs out
- * and when it takes calls again.
+ * and when it takes calls again. With a shared store (`sharedState()`), a
+ * budget is the fleet's: every instance counts what each spends, and one
+ * that starts while a budget is out keeps that endpoint out until the same
+ * time; `report()` stays this instance's own.
  *
  * @example Count tokens and cost
  * ```ts
