@@ -295,12 +295,15 @@ export function channelName(): string {
   return `test-${Array.from(bytes, (b) => b.toString(16)).join("")}`;
 }
 
-/** One call through `member`; resolves with the status it got. */
-export async function call(member: Member): Promise<number> {
+/** One call for `model` through `member`; resolves with the status it got. */
+export async function call(
+  member: { pool: Pool },
+  model = "m",
+): Promise<number> {
   const response = await member.pool.fetch("chat/completions", {
     method: "POST",
     headers: { "content-type": "application/json" },
-    body: JSON.stringify({ model: "m", messages: [] }),
+    body: JSON.stringify({ model, messages: [] }),
   });
   await response.text();
   return response.status;
@@ -324,14 +327,14 @@ export async function advance(clock: ManualClock, ms: number): Promise<void> {
 }
 
 /** `endpoint`'s status in `member`. */
-export function statusOf(member: Member, endpoint = "r1") {
+export function statusOf(member: { pool: Pool }, endpoint = "r1") {
   const status = member.pool.status().find((s) => s.name === endpoint);
   assert.ok(status, `no endpoint ${endpoint}`);
   return status;
 }
 
 /** The `store` events `member` saw. */
-export function storeEvents(member: Member) {
+export function storeEvents(member: { events: FailoverEvent[] }) {
   return member.events
     .filter((e) => e.type === "store")
     .map((e) => ({ store: e.store, up: e.up }));

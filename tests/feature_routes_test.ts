@@ -5,13 +5,13 @@
 // feature reads.
 
 import { assert, test } from "./_harness.ts";
+import { ENDPOINTS, json, pool } from "./_feature_pool.ts";
 import {
   type BodyObserver,
   createPool,
   type Feature,
   type FeatureCall,
   isFailoverError,
-  type PoolOptions,
 } from "ky-failover/core";
 import { createFailover } from "ky-failover";
 
@@ -32,32 +32,6 @@ function recorder(answer: (url: string, body: string) => Response) {
   };
   return { sent, fetch: fetch as typeof globalThis.fetch };
 }
-
-const ENDPOINTS = [
-  { name: "a", url: "https://a.example.ai/v1", apiKey: "sk-a" },
-  { name: "b", url: "https://b.example.ai/v1", apiKey: "sk-b" },
-];
-
-function pool(
-  features: Feature[],
-  fetch: typeof globalThis.fetch,
-  extra: Partial<PoolOptions> = {},
-) {
-  return createPool({
-    endpoints: ENDPOINTS,
-    strategy: "priority",
-    random: () => 0,
-    fetch,
-    features,
-    ...extra,
-  });
-}
-
-const json = (body: unknown, status = 200) =>
-  new Response(JSON.stringify(body), {
-    status,
-    headers: { "content-type": "application/json" },
-  });
 
 test("route: an endpoint no route accepts gets no attempt, not even when the others fail", async () => {
   const { sent, fetch } = recorder(() => json({ error: "down" }, 503));

@@ -5,17 +5,16 @@
 // channel (`host.tell`, `host.hear`, `onNews`).
 
 import { assert, test } from "./_harness.ts";
+import { json, pool } from "./_feature_pool.ts";
 import {
   type AttemptTrace,
   type CallEnd,
-  createPool,
   type FailoverEvent,
   type Feature,
   type FeatureCall,
   type FeatureHost,
   type FeatureNews,
   isFailoverError,
-  type PoolOptions,
   type SentAttempt,
   type SettledAttempt,
 } from "ky-failover/core";
@@ -38,32 +37,6 @@ function recorder(answer: (host: string) => Response | Promise<Response>) {
   };
   return { sent, fetch: fetch as typeof globalThis.fetch };
 }
-
-const ENDPOINTS = [
-  { name: "a", url: "https://a.example.ai/v1", apiKey: "sk-a" },
-  { name: "b", url: "https://b.example.ai/v1", apiKey: "sk-b" },
-];
-
-function pool(
-  features: Feature[],
-  fetch: typeof globalThis.fetch,
-  extra: Partial<PoolOptions> = {},
-) {
-  return createPool({
-    endpoints: ENDPOINTS,
-    strategy: "priority",
-    random: () => 0,
-    fetch,
-    features,
-    ...extra,
-  });
-}
-
-const json = (body: unknown, status = 200) =>
-  new Response(JSON.stringify(body), {
-    status,
-    headers: { "content-type": "application/json" },
-  });
 
 /** What a recording trace heard of one call. */
 interface Heard {

@@ -18,6 +18,7 @@ import {
 } from "ky-failover/core";
 import { models } from "ky-failover/models";
 import { usage } from "ky-failover/usage";
+import { call, Net, statusOf, storeEvents } from "./_shared_fleet.ts";
 import { sharedState, type Store } from "ky-failover/shared";
 import { redisStore } from "ky-failover/redis";
 
@@ -26,44 +27,6 @@ const ENDPOINTS: EndpointOptions[] = [
   { name: "r2", url: "https://r2.example.ai/v1", apiKey: "sk-r2", priority: 2 },
 ];
 const BREAKER = { failureThreshold: 3, cooldown: 10_000, maxCooldown: 60_000 };
-
-/** What an endpoint answers (a JSON body, or `{ ok }`). */
-type Answer = {
-  status: number;
-  headers?: Record<string, string>;
-  body?: unknown;
-};
-
-/** One request a pool sent. */
-interface Sent {
-  pool: string;
-  endpoint: string;
-  path: string;
-}
-
-/** Fake fetches that record which endpoint each request reached. */
-class Net {
-  readonly sent: Sent[] = [];
-  readonly answers = new Map<string, Answer>();
-  fetchFor(pool: string): typeof fetch {
-    return (input) => {
-      const url = new URL(input instanceof Request ? input.url : String(input));
-      const endpoint = url.hostname.split(".")[0];
-      this.sent.push({ pool, endpoint, path: url.pathname.slice(3) });
-      const answer = this.answers.get(endpoint) ?? { status: 200 };
-      return Promise.resolve(
-        Response.json(answer.body ?? { ok: answer.status < 400 }, answer),
-      );
-    };
-  }
-  count(endpoint: string, where: { pool?: string; path?: string } = {}) {
-    return this.sent.filter((s) =>
-      s.endpoint === endpoint &&
-      (where.pool === undefined || s.pool === where.pool) &&
-      (where.path === undefined || s.path === where.path)
-    ).length;
-  }
-}
 
 interface Member {
   name: string;
@@ -153,29 +116,6 @@ async function until(
     await new Promise((resolve) => setTimeout(resolve, 10));
   }
   throw new Error(`${what}: not within ${ms} ms`);
-}
-
-/** One call through `member`; resolves with the status it got. */
-async function call(member: Member): Promise<number> {
-  const response = await member.pool.fetch("chat/completions", {
-    method: "POST",
-    headers: { "content-type": "application/json" },
-    body: JSON.stringify({ model: "m", messages: [] }),
-  });
-  await response.text();
-  return response.status;
-}
-
-function statusOf(member: Member, endpoint = "r1") {
-  const status = member.pool.status().find((s) => s.name === endpoint);
-  assert.ok(status, `no endpoint ${endpoint}`);
-  return status;
-}
-
-function storeEvents(member: Member) {
-  return member.events
-    .filter((e) => e.type === "store")
-    .map((e) => ({ store: e.store, up: e.up }));
 }
 
 /** Runs `fn` with a fresh redis-server and fleet; stops both after. */
@@ -295,15 +235,6 @@ test("redis: a missing model and a budget's spending are shared; a pool started 
     models(),
     usage({ prices: { "gpt-4.1": { input: 1, output: 1 } } }),
   ];
-  const ask = async (member: Member, model: string) => {
-    const response = await member.pool.fetch("chat/completions", {
-      method: "POST",
-      headers: { "content-type": "application/json" },
-      body: JSON.stringify({ model, messages: [] }),
-    });
-    await response.text();
-    return response.status;
-  };
   await withRedis(async (fleet) => {
     const a = fleet.add("A", { endpoints: budgeted, features: features() });
     const b = fleet.add("B", { endpoints: budgeted, features: features() });
@@ -317,7 +248,7 @@ test("redis: a missing model and a budget's spending are shared; a pool started 
         },
       },
     });
-    assert.equal(await ask(a, "gpt-x"), 200);
+    assert.equal(await call(a, "gpt-x"), 200);
     await until(
       "B learns gpt-x",
       () => statusOf(b).models?.notFound?.includes("gpt-x") === true,
@@ -330,12 +261,12 @@ test("redis: a missing model and a budget's spending are shared; a pool started 
         usage: { prompt_tokens: 250_000, completion_tokens: 250_000 },
       },
     });
-    assert.equal(await ask(a, "gpt-4.1"), 200);
+    assert.equal(await call(a, "gpt-4.1"), 200);
     await until(
       "B counts A's spending",
       () => statusOf(b).usage?.budget?.spentUsd === 0.5,
     );
-    assert.equal(await ask(b, "gpt-4.1"), 200);
+    assert.equal(await call(b, "gpt-4.1"), 200);
     await until(
       "A's budget out",
       () => statusOf(a).usage?.budget?.exhausted === true,
@@ -352,8 +283,8 @@ test("redis: a missing model and a budget's spending are shared; a pool started 
     );
     assert.ok(gap < 500, `C's budget ends ${gap} ms away from B's`);
     fleet.net.answers.delete("r1");
-    assert.equal(await ask(c, "gpt-4.1"), 200);
-    assert.equal(await ask(c, "gpt-x"), 200);
+    assert.equal(await call(c, "gpt-4.1"), 200);
+    assert.equal(await call(c, "gpt-x"), 200);
     assert.equal(fleet.net.count("r1", { pool: "C" }), 0);
   });
 });

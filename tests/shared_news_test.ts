@@ -18,25 +18,14 @@ import type { Store } from "ky-failover/shared";
 import { usage } from "ky-failover/usage";
 import {
   advance,
+  call,
   CHANNEL_TURNS,
   channelName,
   ENDPOINTS,
   Fleet,
-  type Member,
   MemoryHub,
   statusOf,
 } from "./_shared_fleet.ts";
-
-/** One call for `model` through `member`; resolves with the status it got. */
-async function ask(member: Member, model: string): Promise<number> {
-  const response = await member.pool.fetch("chat/completions", {
-    method: "POST",
-    headers: { "content-type": "application/json" },
-    body: JSON.stringify({ model, messages: [] }),
-  });
-  await response.text();
-  return response.status;
-}
 
 /** OpenAI's answer for a model it does not have. */
 function notFound(model: string) {
@@ -78,15 +67,15 @@ for (const kind of ["memory", "broadcast"]) {
     const b = fleet.add("B", store(), {}, {}, [models()]);
     await turns(CHANNEL_TURNS);
     fleet.net.answers.set("r1", notFound("gpt-x"));
-    assert.equal(await ask(a, "gpt-x"), 200, "A fails over to r2");
+    assert.equal(await call(a, "gpt-x"), 200, "A fails over to r2");
     assert.deepEqual(statusOf(a).models?.notFound, ["gpt-x"]);
     await turns(CHANNEL_TURNS);
     assert.deepEqual(statusOf(b).models?.notFound, ["gpt-x"]);
     fleet.net.answers.delete("r1");
-    assert.equal(await ask(b, "gpt-x"), 200);
+    assert.equal(await call(b, "gpt-x"), 200);
     assert.equal(fleet.net.count("r1", { pool: "B" }), 0, "B never asks r1");
     assert.equal(fleet.net.count("r2", { pool: "B" }), 1);
-    assert.equal(await ask(b, "gpt-y"), 200);
+    assert.equal(await call(b, "gpt-y"), 200);
     assert.equal(fleet.net.count("r1", { pool: "B" }), 1, "other models: r1");
     // Health is untouched: no failure is counted anywhere.
     for (const m of [a, b]) assert.equal(statusOf(m).state, "healthy");
@@ -99,20 +88,20 @@ test("shared news (memory): a pool created after A learnt a missing model knows 
   const a = fleet.add("A", hub.store(), {}, {}, [models()]);
   await turns(CHANNEL_TURNS);
   fleet.net.answers.set("r1", notFound("gpt-x"));
-  assert.equal(await ask(a, "gpt-x"), 200);
+  assert.equal(await call(a, "gpt-x"), 200);
   await turns(CHANNEL_TURNS);
   fleet.net.answers.delete("r1");
   const c = fleet.add("C", hub.store(), {}, {}, [models()]);
   await turns(CHANNEL_TURNS);
   assert.deepEqual(statusOf(c).models?.notFound, ["gpt-x"]);
-  assert.equal(await ask(c, "gpt-x"), 200);
+  assert.equal(await call(c, "gpt-x"), 200);
   assert.equal(fleet.net.count("r1", { pool: "C" }), 0);
   // A day later the store has let it go: a new pool asks r1 again.
   await advance(fleet.clock, 24 * 60 * 60 * 1000);
   const d = fleet.add("D", hub.store(), {}, {}, [models()]);
   await turns(CHANNEL_TURNS);
   assert.deepEqual(statusOf(d).models?.notFound, []);
-  assert.equal(await ask(d, "gpt-x"), 200);
+  assert.equal(await call(d, "gpt-x"), 200);
   assert.equal(fleet.net.count("r1", { pool: "D" }), 1);
 });
 
@@ -148,12 +137,12 @@ for (const kind of ["memory", "broadcast"]) {
     await turns(CHANNEL_TURNS);
     const t0 = fleet.clock.now();
     fleet.net.answers.set("r1", HALF_A_DOLLAR);
-    assert.equal(await ask(a, "gpt-4.1"), 200);
+    assert.equal(await call(a, "gpt-4.1"), 200);
     await turns(CHANNEL_TURNS);
     assert.equal(statusOf(b).usage?.budget?.spentUsd, 0.5, "B counts A's");
     assert.equal(statusOf(b).usage?.budget?.exhausted, false);
     await advance(fleet.clock, 1_000);
-    assert.equal(await ask(b, "gpt-4.1"), 200);
+    assert.equal(await call(b, "gpt-4.1"), 200);
     await turns(CHANNEL_TURNS);
     for (const m of [a, b]) {
       const budget = statusOf(m).usage?.budget;
@@ -167,14 +156,14 @@ for (const kind of ["memory", "broadcast"]) {
     assert.equal(onB.report().total.inputTokens, 250_000);
     // r1 is out on both: calls go to r2.
     fleet.net.answers.delete("r1");
-    for (const m of [a, b]) assert.equal(await ask(m, "gpt-4.1"), 200);
+    for (const m of [a, b]) assert.equal(await call(m, "gpt-4.1"), 200);
     assert.equal(fleet.net.count("r1"), 2, "only the two spending calls");
     assert.equal(fleet.net.count("r2"), 2);
     // Once A's spending leaves the window, both take r1 again.
     await advance(fleet.clock, WINDOW - 1_000);
     for (const m of [a, b]) {
       assert.equal(statusOf(m).usage?.budget?.exhausted, false, m.name);
-      assert.equal(await ask(m, "gpt-4.1"), 200);
+      assert.equal(await call(m, "gpt-4.1"), 200);
     }
     assert.equal(fleet.net.count("r1"), 4);
   });
@@ -187,8 +176,8 @@ test("shared news (memory): a pool created while the fleet's budget is out keeps
   await turns(CHANNEL_TURNS);
   const t0 = fleet.clock.now();
   fleet.net.answers.set("r1", HALF_A_DOLLAR);
-  assert.equal(await ask(a, "gpt-4.1"), 200);
-  assert.equal(await ask(a, "gpt-4.1"), 200);
+  assert.equal(await call(a, "gpt-4.1"), 200);
+  assert.equal(await call(a, "gpt-4.1"), 200);
   await turns(CHANNEL_TURNS);
   const until = statusOf(a).usage?.budget?.until;
   assert.equal(until, t0 + WINDOW);
@@ -203,11 +192,11 @@ test("shared news (memory): a pool created while the fleet's budget is out keeps
   const budget = statusOf(c).usage?.budget;
   assert.equal(budget?.exhausted, true);
   assert.equal(budget?.until, until);
-  assert.equal(await ask(c, "gpt-4.1"), 200);
+  assert.equal(await call(c, "gpt-4.1"), 200);
   assert.equal(fleet.net.count("r1", { pool: "C" }), 0);
   await advance(fleet.clock, until! - fleet.clock.now());
   assert.equal(statusOf(c).usage?.budget?.exhausted, false);
-  assert.equal(await ask(c, "gpt-4.1"), 200);
+  assert.equal(await call(c, "gpt-4.1"), 200);
   assert.equal(fleet.net.count("r1", { pool: "C" }), 1);
 });
 
@@ -217,7 +206,7 @@ test("shared news (memory): spending on an endpoint without a budget is not writ
   const a = fleet.add("A", hub.store(), {}, {}, [usage({ prices: PRICES })]);
   await turns(CHANNEL_TURNS);
   fleet.net.answers.set("r1", HALF_A_DOLLAR);
-  for (let i = 0; i < 3; i++) assert.equal(await ask(a, "gpt-4.1"), 200);
+  for (let i = 0; i < 3; i++) assert.equal(await call(a, "gpt-4.1"), 200);
   await turns(CHANNEL_TURNS);
   assert.deepEqual(hub.published, []);
 });
