@@ -45,10 +45,19 @@ import { gzipSync } from "node:zlib";
  * (applying another instance's facts: `host.apply`, `onBench`). The stores
  * are entries of their own: Redis and Deno KV are never in a browser
  * bundle.
+ *
+ * Raised again for issues 13 and 14, from 17.5 and 26 KiB: the core grew
+ * 0.65 KiB by the hooks a tracer needs (`trace`: each attempt sent, with
+ * its headers, and settled, then the call's end — `_trace`), events for
+ * features (`onEvent`, with the call they are about), the news channel
+ * between features and instances (`tell`, `hear`, `onNews`: missing
+ * models and budget spending across a fleet) and a `close()` that resolves
+ * once features let go. OpenTelemetry itself is an entry of its own
+ * (`ky-failover/otel`), in no bundle that does not import it.
  */
 export const BUDGETS = {
-  core: 17.5 * 1024,
-  failoverOverKy: 26 * 1024,
+  core: 18.25 * 1024,
+  failoverOverKy: 27.25 * 1024,
 };
 const TARGETS = { core: 5 * 1024, failoverOverKy: 8 * 1024 };
 
