@@ -7,7 +7,12 @@
  * npm run demo                     # four local fake endpoints, scripted outages (~25 s)
  * deno run --allow-net --allow-env --allow-read scripts/demo.ts --time-scale 0.25   # same, ~6.3 s
  * deno run --allow-net --allow-env --allow-read scripts/demo.ts --config scripts/endpoints.example.json
+ * npm run demo -- --web           # the same story, live in a browser: http://127.0.0.1:8787/
  * ```
+ *
+ * With `--web` (and `--port <n>`, default 8787 or any free port) it also
+ * serves a live dashboard (`scripts/dashboard/`): the story starts when the
+ * page opens and plays again while it watches, until Ctrl-C.
  *
  * Without arguments it starts four fake OpenAI-compatible endpoints on
  * 127.0.0.1 (see `tests/_region_farm.ts`): three regions of one provider
@@ -125,6 +130,43 @@ export interface DemoOptions {
   log?: (line: string) => void;
   /** Run against these real endpoints instead of the local fake regions. */
   config?: DemoConfig;
+  /** Watches the run as it happens (the live dashboard of `--web`). */
+  observer?: DemoObserver;
+  /**
+   * Ends the run early: the sender stops, the calls in flight finish, and
+   * the summary is printed as usual.
+   */
+  signal?: AbortSignal;
+}
+
+/** One phase of the timeline, as {@linkcode DemoObserver.start} lists it. */
+export interface PhaseInfo {
+  name: string;
+  /** What the primary does. */
+  description: string;
+  /** What to watch. */
+  watch: string;
+  /** How long it is planned to last, in ms (time scale applied). */
+  ms: number;
+}
+
+/**
+ * Sees a run as it happens (see `scripts/dashboard/`). Every hook is
+ * optional and called synchronously; none may throw.
+ */
+export interface DemoObserver {
+  /** The pool was created: its endpoints' names, the phases, its `status()`. */
+  start?(run: {
+    endpoints: readonly string[];
+    phases: readonly PhaseInfo[];
+    status: () => EndpointStatus[];
+  }): void;
+  /** Every event of the pool. */
+  event?(event: FailoverEvent): void;
+  /** Phase `index` (from 0) began. */
+  phase?(index: number, phase: PhaseInfo): void;
+  /** A call settled: its latency in ms, and whether it got a completion. */
+  call?(latencyMs: number, ok: boolean): void;
 }
 
 /** A circuit breaker's change of state, as it happened in a phase. */
@@ -828,6 +870,8 @@ export async function runDemo(options: DemoOptions = {}): Promise<DemoSummary> {
       endpoints,
       phases,
       farm,
+      observer: options.observer,
+      signal: options.signal,
       model,
       prompt: config?.prompt ?? "ping",
       requests: config?.requests,
@@ -865,6 +909,8 @@ interface Play {
   endpoints: EndpointOptions[];
   phases: Phase[];
   farm: Farm | undefined;
+  observer: DemoObserver | undefined;
+  signal: AbortSignal | undefined;
   /** Model in every call's body (an endpoint's own replaces it). */
   model: string;
   prompt: string;
@@ -910,6 +956,7 @@ async function play(p: Play): Promise<DemoSummary> {
   const benchedUntil = new Map<string, number>();
 
   const onEvent = (event: FailoverEvent) => {
+    p.observer?.event?.(event);
     switch (event.type) {
       case "attempt": {
         const failed = event.outcome !== "success" &&
@@ -1017,6 +1064,16 @@ async function play(p: Play): Promise<DemoSummary> {
   };
 
   const api = createFailover({ endpoints, onEvent, ...p.pool });
+  p.observer?.start?.({
+    endpoints: names,
+    phases: phases.map(({ name, description, watch, ms }) => ({
+      name,
+      description,
+      watch,
+      ms: ms * p.scale,
+    })),
+    status: () => api.status(),
+  });
   const inFlight = new Set<Promise<void>>();
   const errorsShown = new Set<string>();
 
@@ -1028,9 +1085,11 @@ async function play(p: Play): Promise<DemoSummary> {
         messages: [{ role: "user", content: `${p.prompt} #${n}` }],
       },
     }).json<ChatCompletion>().then((reply) => {
+      p.observer?.call?.(performance.now() - t0, true);
       successes += 1;
       firstReply ??= reply.choices?.[0]?.message?.content ?? "";
     }, (error: unknown) => {
+      p.observer?.call?.(performance.now() - t0, false);
       failures += 1;
       window.failures += 1;
       if (phase) phase.failures += 1;
@@ -1084,8 +1143,23 @@ async function play(p: Play): Promise<DemoSummary> {
     );
   };
 
+  /** Resolves after `delay` ms, or at once when `p.signal` aborts. */
   const sleep = (delay: number) =>
-    new Promise<void>((resolve) => setTimeout(resolve, Math.max(0, delay)));
+    new Promise<void>((resolve) => {
+      const done = () => {
+        clearTimeout(timer);
+        p.signal?.removeEventListener("abort", done);
+        resolve();
+      };
+      const timer = setTimeout(done, Math.max(0, delay));
+      p.signal?.addEventListener("abort", done);
+      if (p.signal?.aborted) done();
+    });
+  /** Resolves when `p.signal` aborts (never without one). */
+  const aborted = new Promise<void>((resolve) => {
+    p.signal?.addEventListener("abort", () => resolve(), { once: true });
+    if (p.signal?.aborted) resolve();
+  });
 
   let sent = 0;
   let allSent = () => {};
@@ -1158,6 +1232,7 @@ async function play(p: Play): Promise<DemoSummary> {
       if (step.watch) {
         log(`${" ".repeat(stamp().length)}    watch: ${step.watch}`);
       }
+      p.observer?.phase?.(i, { ...step, ms: step.ms * p.scale });
       // The phase counts from here: what the switch itself causes (a
       // connection cut by "down") belongs to it.
       if (farm && i > 0) {
@@ -1174,7 +1249,10 @@ async function play(p: Play): Promise<DemoSummary> {
       }
       at += step.ms * p.scale;
       // Config mode sends every call, however late a busy machine's timers.
-      await (p.requests === undefined ? sleep(at - since()) : sentAll);
+      await (p.requests === undefined
+        ? sleep(at - since())
+        : Promise.race([sentAll, aborted]));
+      if (p.signal?.aborted) break;
     }
     clearInterval(sender);
     sender = undefined;
@@ -1345,13 +1423,17 @@ function summaryLines(s: DemoSummary, firstReply: string | undefined) {
 // --------------------------------------------------------------------- main
 
 const USAGE =
-  `usage: demo.ts [--time-scale <factor>] | --config <endpoints.json>
+  `usage: demo.ts [--time-scale <factor>] | --config <endpoints.json>  [--web [--port <n>]]
 
   (no arguments)        four local fake endpoints and scripted outages (~25 s)
   --time-scale <f>      run the scripted timeline f times as long (0.25 → ~6.3 s)
   --config <file>       steady traffic to real endpoints, no fault injection
                         (format: README, "The demo's config file";
-                        example: scripts/endpoints.example.json)`;
+                        example: scripts/endpoints.example.json)
+  --web                 also serve a live dashboard on 127.0.0.1 and replay the
+                        story for as long as a page watches (Ctrl-C ends it)
+  --port <n>            the dashboard's port (default 8787, or any free port if
+                        that one is taken; 0: any free port)`;
 
 /** Runs the command line; resolves with the exit code. */
 export async function main(
@@ -1361,6 +1443,8 @@ export async function main(
   try {
     const options: DemoOptions = {};
     let configPath: string | undefined;
+    let web = false;
+    let port: number | undefined;
     for (let i = 0; i < args.length; i++) {
       const [flag, inline] = args[i].startsWith("--") && args[i].includes("=")
         ? [
@@ -1387,9 +1471,22 @@ export async function main(
           );
         }
         options.timeScale = scale;
+      } else if (flag === "--web" && inline === undefined) {
+        web = true;
+      } else if (flag === "--port") {
+        const v = value();
+        port = Number(v);
+        if (!/^\d+$/.test(v) || port > 65535) {
+          throw new ConfigError(
+            `--port must be an integer from 0 to 65535, got ${v}`,
+          );
+        }
       } else {
         throw new ConfigError(`unknown argument ${args[i]}`);
       }
+    }
+    if (port !== undefined && !web) {
+      throw new ConfigError("--port needs --web (the dashboard's port)");
     }
     if (configPath !== undefined) {
       let text: string;
@@ -1409,6 +1506,11 @@ export async function main(
         );
       }
       options.config = parseConfig(json, env, configPath);
+    }
+    if (web) {
+      // Loaded only with --web: without it the demo is what it always was.
+      const { runWeb } = await import("./dashboard/web.ts");
+      return await runWeb({ ...options, run: runDemo, port });
     }
     const summary = await runDemo(options);
     return summary.failures === 0 ? 0 : 1;

@@ -32,6 +32,7 @@ printf '{ "private": true, "type": "module" }\n' >"$matrix/package.json"
   --loglevel=error "../$(basename "$tarball")") || exit 1
 cp -R tests "$matrix/"
 cp scripts/demo.ts scripts/test_browser.ts "$matrix/scripts/"
+cp -R scripts/dashboard "$matrix/scripts/"
 installed="$(sed -nE 's/^  "version": "([^"]+)".*/\1/p' "$matrix/node_modules/ky-failover/package.json")"
 echo "installed ky-failover@${installed} from ${tarball} into ${matrix}/node_modules"
 
@@ -96,7 +97,7 @@ run_bun() {
 }
 
 run_chromium() {
-  local chromium="${CHROMIUM:-/usr/bin/chromium}" log code line pages
+  local chromium="${CHROMIUM:-/usr/bin/chromium}" log code line pages dashboard
   if [ ! -x "$chromium" ]; then
     echo "chromium: $chromium not found — apt-get install -y chromium (scripts/install_chromium.sh), or set CHROMIUM=" >&2
     summary+=("chromium: 0 passed, 1 failed")
@@ -116,6 +117,14 @@ run_chromium() {
   pages="$(grep -E '^chromium-pages: [0-9]+ passed, [0-9]+ failed$' "$log" | tail -n 1)"
   rm -f "$log"
   summary+=("${pages:-chromium-pages: 0 passed, 1 failed}")
+  # The demo's live dashboard (scripts/demo.ts --web, run from the sources
+  # by Deno) in a page.
+  log="$(mktemp)"
+  CHROMIUM="$chromium" node scripts/test_dashboard.ts 2>&1 | tee "$log"
+  [ "${PIPESTATUS[0]}" -eq 0 ] || code=1
+  dashboard="$(grep -E '^chromium-dashboard: [0-9]+ passed, [0-9]+ failed$' "$log" | tail -n 1)"
+  rm -f "$log"
+  summary+=("${dashboard:-chromium-dashboard: 0 passed, 1 failed}")
   return "$code"
 }
 

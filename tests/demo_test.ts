@@ -3,9 +3,11 @@
 
 import { assert, bounded, test } from "./_harness.ts";
 import { startFarm } from "./_region_farm.ts";
+import { createServer } from "node:http";
 import {
   ConfigError,
   type DemoConfig,
+  main,
   parseConfig,
   type PhaseSummary,
   runDemo,
@@ -687,4 +689,49 @@ test("demo config: a run sends each endpoint its own model and key, and prints n
     /2 endpoints \(a p1, b p2 as model-b\), model model-default, 20 calls\/s/,
   );
   assert.doesNotMatch(text, /sk-secret/);
+});
+
+// ------------------------------------------------------- --web and --port
+
+test("demo command line: a bad --web or --port exits with code 2 and says why", async () => {
+  // A port that is taken: --port names it, so no other one is chosen.
+  const busy = createServer();
+  await new Promise<void>((resolve) => busy.listen(0, "127.0.0.1", resolve));
+  const port = (busy.address() as { port: number }).port;
+  const cases: [string[], RegExp][] = [
+    [["--port", "8787"], /^demo: --port needs --web \(the dashboard's port\)$/],
+    [
+      ["--web", "--port", "abc"],
+      /^demo: --port must be an integer from 0 to 65535, got abc$/,
+    ],
+    [
+      ["--web", "--port", "70000"],
+      /^demo: --port must be an integer from 0 to 65535, got 70000$/,
+    ],
+    [
+      ["--web", "--port=-1"],
+      /^demo: --port must be an integer from 0 to 65535, got -1$/,
+    ],
+    [["--web", "--port"], /^demo: --port needs a value$/],
+    [["--web=yes"], /^demo: unknown argument --web=yes$/],
+    [
+      ["--web", "--port", String(port)],
+      new RegExp(
+        `^demo: port ${port} is taken; pick another with --port <n> \\(0: any free port\\)$`,
+      ),
+    ],
+  ];
+  const printed: string[] = [];
+  const error = console.error;
+  console.error = (line: unknown) => void printed.push(String(line));
+  try {
+    for (const [args, expected] of cases) {
+      printed.length = 0;
+      assert.equal(await main(args), 2, args.join(" "));
+      assert.match(printed[0] ?? "", expected, args.join(" "));
+    }
+  } finally {
+    console.error = error;
+    await new Promise((resolve) => busy.close(resolve));
+  }
 });
