@@ -63,7 +63,6 @@ export function traceCall(
       for (const follower of following.get(ctx) ?? []) {
         threw(() => follower.end(settled));
       }
-      following.delete(ctx);
     },
     end(ended) {
       for (const trace of traces) threw(() => trace.end(ended));
