@@ -11,7 +11,7 @@
 
 import { assert, test } from "./_harness.ts";
 import { turns } from "./_observe.ts";
-import type { EndpointOptions, Feature } from "ky-failover/core";
+import type { EndpointOptions, Feature, FeatureNews } from "ky-failover/core";
 import { broadcastStore } from "ky-failover/broadcast";
 import { models } from "ky-failover/models";
 import type { Store } from "ky-failover/shared";
@@ -42,14 +42,14 @@ function notFound(model: string) {
   };
 }
 
-/** Stores of one kind for the instances of a test. */
-type Stores = { kind: string; store: () => Store };
+/** Stores of one kind for the instances of a test (and the memory hub). */
+type Stores = { kind: string; store: () => Store; hub?: MemoryHub };
 
 function kinds(fleet: Fleet): Stores[] {
   const hub = new MemoryHub(fleet.clock);
   const name = channelName();
   return [
-    { kind: "memory", store: () => hub.store() },
+    { kind: "memory", store: () => hub.store(), hub },
     {
       kind: "broadcast",
       store: () => broadcastStore({ name, clock: fleet.clock }),
@@ -91,13 +91,14 @@ test("shared news (memory): a pool created after A learnt a missing model knows 
   assert.equal(await call(a, "gpt-x"), 200);
   await turns(CHANNEL_TURNS);
   fleet.net.answers.delete("r1");
+  await advance(fleet.clock, 60 * 60 * 1000);
   const c = fleet.add("C", hub.store(), {}, {}, [models()]);
   await turns(CHANNEL_TURNS);
   assert.deepEqual(statusOf(c).models?.notFound, ["gpt-x"]);
   assert.equal(await call(c, "gpt-x"), 200);
   assert.equal(fleet.net.count("r1", { pool: "C" }), 0);
-  // A day later the store has let it go: a new pool asks r1 again.
-  await advance(fleet.clock, 24 * 60 * 60 * 1000);
+  // A day after A learnt it the store has let it go: a new pool asks r1.
+  await advance(fleet.clock, 23 * 60 * 60 * 1000);
   const d = fleet.add("D", hub.store(), {}, {}, [models()]);
   await turns(CHANNEL_TURNS);
   assert.deepEqual(statusOf(d).models?.notFound, []);
@@ -129,7 +130,7 @@ function budgeted(fleet: Fleet, name: string, store: Store, feature: Feature) {
 for (const kind of ["memory", "broadcast"]) {
   test(`shared news (${kind}): a budget is the fleet's — $0.50 spent on A and $0.50 on B exhaust r1 on both`, async () => {
     using fleet = new Fleet();
-    const { store } = kinds(fleet).find((k) => k.kind === kind)!;
+    const { store, hub } = kinds(fleet).find((k) => k.kind === kind)!;
     const onA = usage({ prices: PRICES });
     const onB = usage({ prices: PRICES });
     const a = budgeted(fleet, "A", store(), onA);
@@ -139,6 +140,7 @@ for (const kind of ["memory", "broadcast"]) {
     fleet.net.answers.set("r1", HALF_A_DOLLAR);
     assert.equal(await call(a, "gpt-4.1"), 200);
     await turns(CHANNEL_TURNS);
+    assert.equal(statusOf(a).usage?.budget?.spentUsd, 0.5, "A counts once");
     assert.equal(statusOf(b).usage?.budget?.spentUsd, 0.5, "B counts A's");
     assert.equal(statusOf(b).usage?.budget?.exhausted, false);
     await advance(fleet.clock, 1_000);
@@ -150,6 +152,19 @@ for (const kind of ["memory", "broadcast"]) {
       assert.equal(budget?.exhausted, true, m.name);
       // A's $0.50 leaves the window first: then r1 is under $1 again.
       assert.equal(budget?.until, t0 + WINDOW, m.name);
+    }
+    // The budget that ran out is kept once: by B, whose own spending
+    // crossed the limit (A crossed it on B's word, and says nothing).
+    if (hub !== undefined) {
+      const kept = hub.published.filter((m) =>
+        m.fact.type === "news" && m.fact.key === "budget"
+      );
+      assert.equal(kept.length, 1);
+      const spentBy = hub.published.filter((m) =>
+        m.fact.type === "news" && m.fact.feature === "usage" &&
+        m.fact.key === undefined
+      ).map((m) => m.from);
+      assert.equal(kept[0].from, spentBy[1], "B's own news");
     }
     // Each instance's own report counts its own calls only.
     assert.equal(onA.report().total.inputTokens, 250_000);
@@ -211,14 +226,65 @@ test("shared news (memory): spending on an endpoint without a budget is not writ
   assert.deepEqual(hub.published, []);
 });
 
+test("shared news (memory): spending without a known price is not written", async () => {
+  using fleet = new Fleet();
+  const hub = new MemoryHub(fleet.clock);
+  const a = budgeted(fleet, "A", hub.store(), usage({ prices: PRICES }));
+  await turns(CHANNEL_TURNS);
+  fleet.net.answers.set("r1", {
+    status: 200,
+    body: {
+      model: "other-model",
+      usage: { prompt_tokens: 250_000, completion_tokens: 250_000 },
+    },
+  });
+  assert.equal(await call(a, "other-model"), 200);
+  await turns(CHANNEL_TURNS);
+  assert.deepEqual(hub.published, []);
+  assert.equal(statusOf(a).usage?.budget?.spentUsd, 0);
+});
+
+// --------------------------------------------------------- store down, up
+
+test("shared news (memory): news kept while the store was down is told again when it is back", async () => {
+  using fleet = new Fleet();
+  const hub = new MemoryHub(fleet.clock, true);
+  const a = fleet.add("A", hub.store(), {}, {}, [models()]);
+  const b = fleet.add("B", hub.store(), {}, {}, [models()]);
+  await turns(CHANNEL_TURNS);
+  hub.mode = "down";
+  fleet.net.answers.set("r1", notFound("gpt-x"));
+  assert.equal(await call(a, "gpt-x"), 200);
+  await turns(CHANNEL_TURNS);
+  assert.deepEqual(statusOf(b).models?.notFound, [], "not while down");
+  hub.mode = "up";
+  await turns(CHANNEL_TURNS);
+  assert.deepEqual(statusOf(b).models?.notFound, ["gpt-x"]);
+  const told = hub.published.filter((m) => m.fact.type === "news");
+  assert.equal(told.length, 1);
+  assert.equal(
+    (told[0].fact as { remainingMs?: number }).remainingMs,
+    24 * 60 * 60 * 1000,
+    "with the time it has left",
+  );
+});
+
 // ---------------------------------------------------------- untrusted input
 
 test("shared news (memory): news that does not parse is ignored, and nothing throws", async () => {
   using fleet = new Fleet();
   const hub = new MemoryHub(fleet.clock);
+  const heard: FeatureNews[] = [];
+  const recorder: Feature = {
+    name: "news-recorder",
+    attach: () => ({
+      onNews: (news) => void (news.remote && heard.push(news)),
+    }),
+  };
   const a = fleet.add("A", hub.store(), { endpoints: BUDGETED }, {}, [
     models(),
     usage({ prices: PRICES }),
+    recorder,
   ]);
   await turns(CHANNEL_TURNS);
   const news = (fact: Record<string, unknown>) =>
@@ -234,6 +300,7 @@ test("shared news (memory): news that does not parse is ignored, and nothing thr
     { feature: "usage", data: { usd: -1 } },
     { feature: "usage", data: { usd: "0.9" } },
     { feature: "usage", data: { usd: 1e12 } },
+    { feature: "usage", data: { usd: 1e9 } },
     { feature: "usage", data: { usd: Number.NaN } },
     { feature: "usage", data: {}, key: "budget" }, // a key without a time
     { feature: "usage", data: {}, remainingMs: 5_000 }, // a time without a key
@@ -249,14 +316,28 @@ test("shared news (memory): news that does not parse is ignored, and nothing thr
     fact: { type: "news", feature: "models", data: { sent: "gpt-4.1" } },
   });
   await turns(CHANNEL_TURNS);
+  // What the store let through to the features: well-formed facts only.
+  // (5 facts are refused: a key or a time alone, a negative time, a
+  // feature name too long or not a string.)
+  assert.deepEqual(heard.map((n) => n.feature), [
+    ...Array(3).fill("models"),
+    ...Array(6).fill("usage"),
+  ]);
+  assert.equal(heard.length, junk.length - 5);
   assert.deepEqual(statusOf(a).models?.notFound, []);
   const budget = statusOf(a).usage?.budget;
   assert.equal(budget?.spentUsd, 0);
   assert.equal(budget?.exhausted, false);
   // …while well-formed news counts.
+  heard.length = 0;
   news({ feature: "usage", data: { usd: 0.25 } });
   news({ feature: "models", data: { sent: "gpt-z" } });
+  news({ feature: "models", data: { sent: "y".repeat(256) } });
+  news({ feature: "f".repeat(64), data: {} });
+  news({ feature: "f", data: {}, key: "k".repeat(256), remainingMs: 1 });
+  news({ feature: "f", data: {}, key: "k".repeat(257), remainingMs: 1 });
   await turns(CHANNEL_TURNS);
   assert.equal(statusOf(a).usage?.budget?.spentUsd, 0.25);
-  assert.deepEqual(statusOf(a).models?.notFound, ["gpt-z"]);
+  assert.deepEqual(statusOf(a).models?.notFound, ["gpt-z", "y".repeat(256)]);
+  assert.deepEqual(heard.map((n) => n.feature.length), [5, 6, 6, 64, 1]);
 });
