@@ -45,6 +45,9 @@ import { gzipSync } from "node:zlib";
  * (applying another instance's facts: `host.apply`, `onBench`). The stores
  * are entries of their own: Redis and Deno KV are never in a browser
  * bundle.
+ *
+ * `ky-failover/otel` is measured without `@opentelemetry/api` (external:
+ * the app brings it, with its SDK); the core imports nothing of it.
  */
 export const BUDGETS = {
   core: 17.5 * 1024,
@@ -65,6 +68,9 @@ const common: esbuild.BuildOptions = {
   legalComments: "none",
   absWorkingDir: root,
   logLevel: "error",
+  // The app's own copy (a peer dependency of ky-failover/otel, with its
+  // SDK): not part of what ky-failover adds.
+  external: ["@opentelemetry/api"],
 };
 
 async function build(
@@ -100,6 +106,7 @@ const FEATURES = [
   ["cheapest", "cheapest", "src/cheapest/mod.js"],
   ["shared", "sharedState", "src/shared/mod.js"],
   ["broadcast", "broadcastStore", "src/broadcast/mod.js"],
+  ["otel", "otel", "src/otel/mod.js"],
 ] as const;
 
 const kyOnly = await build("ky", 'export { default } from "ky";');
