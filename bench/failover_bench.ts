@@ -28,6 +28,15 @@
  *   S5 primary answering 429 with `Retry-After: 2`, S6 stalled stream,
  *   S7 healthy slow stream: the regions of tests/_region_farm.ts in this
  *   process.
+ * - OTEL: what `otel()` costs per call, over the S1 loopback regions:
+ *   `api.fetch` with `otel()` (the real SDK: a `BatchSpanProcessor` and a
+ *   metric reader exporting every second, both to no-op exporters; the
+ *   W3C propagator and the AsyncLocalStorage context manager registered,
+ *   as `NodeSDK` does), with `otel()` over the API's no-op providers
+ *   (ky-failover's own part: hooks, events, attributes), and with the same
+ *   two spans a call gets made by hand (the SDK's floor), against the same
+ *   preset without any, interleaved in rounds; each ratio to "off" is the
+ *   median of per-round ratios.
  * - Memory: heap after 1,000,000 `api.fetch` calls over an in-memory
  *   transport vs after a 10,000-call warm-up, with GC forced before each,
  *   in a child process of the same runtime that loads only ky-failover
@@ -64,6 +73,27 @@ import {
   isStreamIdleTimeoutError,
 } from "ky-failover";
 import { createPool } from "ky-failover/core";
+import { otel } from "ky-failover/otel";
+import {
+  context,
+  createNoopMeter,
+  propagation,
+  ProxyTracerProvider,
+  SpanKind,
+  trace,
+} from "@opentelemetry/api";
+import { AsyncLocalStorageContextManager } from "@opentelemetry/context-async-hooks";
+import { W3CTraceContextPropagator } from "@opentelemetry/core";
+import {
+  BatchSpanProcessor,
+  type SpanExporter,
+  TracerProvider,
+} from "@opentelemetry/sdk-trace";
+import {
+  MeterProvider,
+  PeriodicExportingMetricReader,
+  type PushMetricExporter,
+} from "@opentelemetry/sdk-metrics";
 import { type Farm, startFarm } from "../tests/_region_farm.ts";
 import { seededRandom } from "../tests/_manual_clock.ts";
 import type { Figure, Result } from "./_result.ts";
@@ -1110,6 +1140,203 @@ async function streams(): Promise<void> {
   if (slow) report(slow);
 }
 
+// --------------------------------------------------------------------- OTEL
+
+/** A span exporter that drops what it is given. */
+const dropSpans: SpanExporter = {
+  export: (_spans, done) => done({ code: 0 }),
+  shutdown: () => Promise.resolve(),
+};
+
+/** A metric exporter that drops what it is given. */
+const dropMetrics: PushMetricExporter = {
+  export: (_metrics, done) => done({ code: 0 }),
+  forceFlush: () => Promise.resolve(),
+  shutdown: () => Promise.resolve(),
+};
+
+async function otelOverhead(): Promise<void> {
+  console.log(
+    `\nOTEL what otel() costs per call: api.fetch with otel() (real SDK: BatchSpanProcessor + metric reader every 1 s, no-op exporters; ` +
+      `W3C propagator and AsyncLocalStorage context manager registered) vs the same preset without it, ` +
+      `${SIZE.seqRounds} rounds × ${SIZE.seqCalls} sequential calls, then ${SIZE.concRounds} rounds × ${SIZE.concCalls} calls ${CONCURRENCY} at a time, interleaved; ` +
+      `server: separate Node process`,
+  );
+  const server = await startServerProcess();
+  const tracerProvider = new TracerProvider({
+    spanProcessors: [new BatchSpanProcessor({ exporter: dropSpans })],
+  });
+  const meterProvider = new MeterProvider({
+    readers: [
+      new PeriodicExportingMetricReader({
+        exporter: dropMetrics,
+        exportIntervalMillis: 1_000,
+      }),
+    ],
+  });
+  const contextManager = new AsyncLocalStorageContextManager().enable();
+  context.setGlobalContextManager(contextManager);
+  propagation.setGlobalPropagator(new W3CTraceContextPropagator());
+  const endpoints = server.urls.map((url, i) => ({
+    name: `r${i + 1}`,
+    url,
+    apiKey: "sk-bench",
+  }));
+  const off = createFailover({ endpoints });
+  const on = createFailover({
+    endpoints,
+    features: [otel({ tracerProvider, meterProvider })],
+  });
+  // No SDK behind the API: what ky-failover's own part of otel() costs.
+  const bare = createFailover({
+    endpoints,
+    features: [otel({
+      tracerProvider: new ProxyTracerProvider(),
+      meterProvider: { getMeter: () => createNoopMeter() },
+    })],
+  });
+  // The SDK's floor: the same two spans a call gets from otel() — one
+  // around the call, one per attempt whose context is sent — made by hand,
+  // without attributes or metrics.
+  const handTracer = tracerProvider.getTracer("bench");
+  const handMade = createFailover({
+    endpoints,
+    middleware: [async (ctx, next) => {
+      const span = handTracer.startSpan("POST", { kind: SpanKind.CLIENT });
+      const carrier: Record<string, string> = {};
+      propagation.inject(trace.setSpan(context.active(), span), carrier);
+      for (const [k, v] of Object.entries(carrier)) ctx.headers.set(k, v);
+      try {
+        await next();
+      } finally {
+        span.end();
+      }
+    }],
+  });
+  const handCall = async () => {
+    const span = handTracer.startSpan("chat gpt-4.1");
+    try {
+      return await context.with(
+        trace.setSpan(context.active(), span),
+        callThrough(handMade),
+      );
+    } finally {
+      span.end();
+    }
+  };
+  const callThrough = (api: Failover) => async () => {
+    const response = await api.fetch("chat/completions", {
+      method: "POST",
+      headers: JSON_HEADERS,
+      body: JSON.stringify(chat),
+    });
+    if (!response.ok) throw new Error(`HTTP ${response.status}`);
+    return await response.json();
+  };
+  const contenders: Contender[] = [
+    { id: "off", label: "api.fetch", call: callThrough(off) },
+    { id: "on", label: "api.fetch + otel()", call: callThrough(on) },
+    {
+      id: "bare",
+      label: "api.fetch + otel(), no SDK",
+      call: callThrough(bare),
+    },
+    { id: "hand", label: "api.fetch + 2 spans by hand", call: handCall },
+  ];
+  const ids = contenders.map((c) => c.id);
+  /** Median per-round µs, and each ÷ off, in `rounds` interleaved rounds. */
+  const measure = async (
+    rounds: number,
+    run: (call: Call) => Promise<Sample>,
+  ) => {
+    const walls: Record<string, number[]> = {};
+    const cpus: Record<string, number[]> = {};
+    const ratios: Record<string, number[]> = {};
+    for (const id of ids) [walls[id], cpus[id], ratios[id]] = [[], [], []];
+    for (let round = 0; round < rounds; round++) {
+      const order = contenders.map((_, i) =>
+        contenders[(i + round) % contenders.length]
+      );
+      const wall: Record<string, number> = {};
+      for (const c of order) {
+        const sample = await run(c.call);
+        wall[c.id] = sample.wallUs;
+        walls[c.id].push(sample.wallUs);
+        if (sample.cpuUs !== undefined) cpus[c.id].push(sample.cpuUs);
+      }
+      for (const id of ids) ratios[id].push(wall[id] / wall.off);
+    }
+    const of = <T>(f: (id: string) => T) =>
+      Object.fromEntries(ids.map((id) => [id, f(id)]));
+    return {
+      wallUs: of((id) => median(walls[id])),
+      cpuUs: of((id) => cpus[id].length ? median(cpus[id]) : undefined),
+      ratio: of((id) => median(ratios[id])),
+      rounds: ratios,
+    };
+  };
+  try {
+    for (const c of contenders) {
+      await runSequential(c.call, SIZE.warmSeq);
+      await runConcurrent(c.call, SIZE.warmConc, CONCURRENCY);
+    }
+    const seq = await measure(
+      SIZE.seqRounds,
+      (call) => runSequential(call, SIZE.seqCalls),
+    );
+    const conc = await measure(
+      SIZE.concRounds,
+      (call) => runConcurrent(call, SIZE.concCalls, CONCURRENCY),
+    );
+    const cpu = (v: number | undefined) => v === undefined ? "–" : v.toFixed(0);
+    for (const c of contenders) {
+      note(
+        `${c.label.padEnd(28)} seq ${seq.wallUs[c.id].toFixed(1)} µs/call (${
+          x(seq.ratio[c.id])
+        }, cpu ${cpu(seq.cpuUs[c.id])} µs) · c64 ${
+          conc.wallUs[c.id].toFixed(1)
+        } µs/call (${x(conc.ratio[c.id])}, cpu ${cpu(conc.cpuUs[c.id])} µs)`,
+      );
+    }
+    const within = (v: number) => v <= 1.05;
+    report({
+      id: "otel.ratio",
+      row: "OTEL api.fetch with otel() ÷ without (seq · c64)",
+      value: `${x(seq.ratio.on)} ${mark(within(seq.ratio.on))} · ${
+        x(conc.ratio.on)
+      } ${mark(within(conc.ratio.on))}`,
+      target: "≤ 1.05×",
+      met: within(seq.ratio.on) && within(conc.ratio.on),
+      data: { seq, conc },
+    });
+    report({
+      id: "otel.bare",
+      row: "OTEL … otel() without an SDK ÷ without (seq · c64)",
+      value: `${x(seq.ratio.bare)} ${mark(within(seq.ratio.bare))} · ${
+        x(conc.ratio.bare)
+      } ${mark(within(conc.ratio.bare))}`,
+      target: "≤ 1.05× (ky-failover's own part)",
+      met: within(seq.ratio.bare) && within(conc.ratio.bare),
+    });
+    report({
+      id: "otel.hand",
+      row: "OTEL … 2 SDK spans by hand, no otel() ÷ without (seq · c64)",
+      value: `${x(seq.ratio.hand)} · ${x(conc.ratio.hand)}`,
+      target: "(the SDK's floor for a call's two spans)",
+    });
+  } finally {
+    off.close();
+    on.close();
+    bare.close();
+    handMade.close();
+    context.disable();
+    propagation.disable();
+    await tracerProvider.shutdown();
+    await meterProvider.shutdown();
+    await server.stop();
+  }
+}
+
 // ------------------------------------------------------------------- memory
 
 /** Runs bench/_memory.ts in a child process of this runtime. */
@@ -1226,6 +1453,7 @@ if (enabled("S3")) await s3();
 if (enabled("S4")) await s4();
 if (enabled("S5")) await s5();
 if (enabled("S6") || enabled("S7")) await streams();
+if (enabled("OTEL")) await otelOverhead();
 if (enabled("MEMORY")) await memory();
 
 const missed = figures.filter((f) => f.met === false);

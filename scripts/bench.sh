@@ -17,7 +17,7 @@
 #
 # Per-runtime results: dist/bench/<runtime>.json.
 #
-# Usage: scripts/bench.sh [--quick] [--memory-calls N] [--only S1,S4,MEMORY] [--seed N]
+# Usage: scripts/bench.sh [--quick] [--memory-calls N] [--only S1,S4,OTEL,MEMORY] [--seed N]
 #                         [deno] [node] [bun]
 set -uo pipefail
 cd "$(dirname "$0")/.."

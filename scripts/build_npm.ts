@@ -6,8 +6,10 @@
 //   to `.js`;
 // - npm/package.json: name `ky-failover`, `"type": "module"`, an `exports`
 //   map with types, `"sideEffects": false`, `engines.node >= 22`, `ky` as a
-//   dependency (not bundled), `msw` and `redis` as optional peers (only
-//   `ky-failover/testing` needs msw, only `ky-failover/redis` redis);
+//   dependency (not bundled), `msw`, `redis` and `@opentelemetry/api` as
+//   optional peers (only `ky-failover/testing` needs msw, only
+//   `ky-failover/redis` redis, only `ky-failover/otel` the OpenTelemetry
+//   API — the app's own copy, whose globals its SDK registered);
 // - README.md and LICENSE;
 // - then `npm pack` into dist/ky-failover-<version>.tgz.
 //
@@ -171,6 +173,12 @@ async function* walk(dir: string): AsyncGenerator<string> {
 }
 
 // ------------------------------------------------------------- package.json
+// `ky-failover/otel` must use the app's @opentelemetry/api — the copy its
+// SDK registered its providers and context manager with — so the peer
+// range is every 1.x from 1.7 (histogram bucket advice), not the ~1.10
+// deno.json tests with: SDK 2.x apps pin the API below 1.10.
+npmRange(denoJson.imports["@opentelemetry/api"], "@opentelemetry/api");
+const OTEL_API_PEER = "^1.7.0";
 const exportsMap: Record<string, unknown> = {};
 for (const { subpath, file } of entries) {
   const base = `./esm/${file.replace(/\.ts$/, "")}`;
@@ -214,8 +222,13 @@ const npmPackage = {
   peerDependencies: {
     msw: npmRange(denoJson.imports.msw, "msw"),
     redis: npmRange(denoJson.imports.redis, "redis"),
+    "@opentelemetry/api": OTEL_API_PEER,
   },
-  peerDependenciesMeta: { msw: { optional: true }, redis: { optional: true } },
+  peerDependenciesMeta: {
+    msw: { optional: true },
+    redis: { optional: true },
+    "@opentelemetry/api": { optional: true },
+  },
 };
 await Deno.writeTextFile(
   path(`${OUT}/package.json`),
