@@ -112,6 +112,7 @@ export function guarded(observers: readonly BodyObserver[]): BodyObserver {
   return {
     chunk: (bytes) => each((o) => o.chunk(bytes)),
     end: () => each((o) => o.end()),
+    stop: (how, error) => each((o) => o.stop?.(how, error)),
   };
 }
 

@@ -46,6 +46,10 @@ class Watch {
   /** Features that see each chunk as the caller reads it. */
   readonly #observers: readonly BodyObserver[];
   #stalled = false;
+  /** Whether the observers heard how the body ended. */
+  #told = false;
+  /** Ends the caller's stream at once, and the body under it (`close()`). */
+  #stop: ((reason: unknown) => void) | undefined = undefined;
   /** Why the body failed, once it did: what its readers reject with. */
   failure: { error: unknown } | undefined = undefined;
 
@@ -67,6 +71,16 @@ class Watch {
     this.#deadlines = deadlines;
   }
 
+  /** Tells the observers, once, how the body ended: read whole, or not. */
+  #tell(how: "end" | "cancelled" | "failed" | "closed", error?: unknown): void {
+    if (this.#told) return;
+    this.#told = true;
+    for (const observer of this.#observers) {
+      if (how === "end") observer.end();
+      else observer.stop?.(how, error);
+    }
+  }
+
   /**
    * The body broke after the call was committed: count it against the
    * endpoint (a caller's abort or the pool closing is nobody's fault).
@@ -78,7 +92,11 @@ class Watch {
     const ctx = this.#ctx;
     const error = scrubError(raw, ctx.target!.querySecrets);
     this.failure ??= { error };
-    if (ctx.call.abortKind !== undefined) return error;
+    const aborted = ctx.call.abortKind;
+    if (aborted === "closed") this.#tell("closed");
+    else if (aborted !== undefined) this.#tell("cancelled");
+    else this.#tell("failed", error);
+    if (aborted !== undefined) return error;
     settleStream(this.#state, ctx.target!, {
       error,
       runBefore: this.#runBefore,
@@ -96,6 +114,9 @@ class Watch {
     abortCall(this.#ctx.call, "closed", reason);
     this.#ctx.cancel(reason);
     this.end();
+    this.#tell("closed");
+    // A body that does not hear the abort (a fetch of one's own) ends too.
+    this.#stop?.(reason);
   }
 
   /** The body is done (read, cancelled or broken): nothing left to close. */
@@ -142,12 +163,18 @@ class Watch {
   watched(body: ReadableStream<Uint8Array>): ReadableStream<Uint8Array> {
     let reader: ReadableStreamDefaultReader<Uint8Array> | undefined;
     return new ReadableStream<Uint8Array>({
+      start: (controller) => {
+        this.#stop = (reason) => {
+          controller.error(reason);
+          (reader ?? body).cancel(reason).catch(() => {});
+        };
+      },
       pull: async (controller) => {
         reader ??= body.getReader();
         const { done, value } = await this.guard(reader.read());
         if (done) {
           this.end();
-          for (const observer of this.#observers) observer.end();
+          this.#tell("end");
           controller.close();
         } else {
           for (const observer of this.#observers) observer.chunk(value);
@@ -156,6 +183,7 @@ class Watch {
       },
       cancel: (reason) => {
         this.end();
+        this.#tell("cancelled");
         return reader ? reader.cancel(reason) : body.cancel(reason);
       },
     }, { highWaterMark: 0 });

@@ -353,8 +353,16 @@ export interface Ruling {
 export interface BodyObserver {
   /** The next bytes, as they reach the caller. */
   chunk(bytes: Uint8Array): void;
-  /** The whole body was read. (A body cancelled or broken never ends.) */
+  /** The whole body was read. */
   end(): void;
+  /**
+   * The body stopped before its end, instead of `end()`: the caller
+   * cancelled it (or aborted the call) — `"cancelled"`; it broke or
+   * stalled — `"failed"`, with the error its reader gets (key-free); the
+   * pool closed — `"closed"`. (A body nobody reads or cancels hears
+   * nothing until the pool closes.)
+   */
+  stop?(how: "cancelled" | "failed" | "closed", error?: unknown): void;
 }
 
 /** What features add to an endpoint's `status()`. */

@@ -4,7 +4,8 @@
 // bytes of a returned body) and `status`, and the endpoint options a
 // feature reads.
 
-import { assert, test } from "./_harness.ts";
+import { assert, bounded, test } from "./_harness.ts";
+import { ManualClock } from "./_manual_clock.ts";
 import { ENDPOINTS, json, pool } from "./_feature_pool.ts";
 import {
   type BodyObserver,
@@ -307,6 +308,68 @@ test("observe: an observer sees a streamed body's bytes as the caller reads them
   assert.deepEqual(seen, [], "nothing is read ahead of the caller");
   assert.equal(await response.text(), "data: 1\n\ndata: 2\n\n");
   assert.deepEqual(seen, ["data: 1\n\n", "data: 2\n\n", "end"]);
+});
+
+/** A streamed answer that sends one event, then nothing until cancelled. */
+function oneEventThenSilence() {
+  return () =>
+    new Response(
+      new ReadableStream({
+        start(controller) {
+          controller.enqueue(new TextEncoder().encode("data: 1\n\n"));
+        },
+      }),
+      { headers: { "content-type": "text/event-stream" } },
+    );
+}
+
+/** A feature that records how each observed body ended. */
+function endings(seen: string[]): Feature {
+  return {
+    name: "endings",
+    attach: () => ({
+      observe: () => ({
+        chunk: () => {},
+        end: () => seen.push("end"),
+        stop: (how, error) =>
+          seen.push(
+            error === undefined ? how : `${how} ${(error as Error).name}`,
+          ),
+      }),
+    }),
+  };
+}
+
+test('observe: a body the caller cancels stops its observers once ("cancelled"), never ends them', async () => {
+  const seen: string[] = [];
+  const { fetch } = recorder(oneEventThenSilence());
+  using p = pool([endings(seen)], fetch);
+  const response = await p.fetch("chat/completions");
+  const reader = response.body!.getReader();
+  await reader.read();
+  await reader.cancel("enough");
+  await p.close();
+  assert.deepEqual(seen, ["cancelled"]);
+});
+
+test("observe: a body that stalls stops its observers as failed, with the reader's error; the pool closing, as closed", async () => {
+  const clock = new ManualClock();
+  const seen: string[] = [];
+  const { fetch } = recorder(oneEventThenSilence());
+  using p = pool([endings(seen)], fetch, { clock, streamIdleTimeout: 100 });
+  const stalled = (await p.fetch("chat/completions")).body!.getReader();
+  await stalled.read();
+  const failed = stalled.read().then(() => "read", (e: Error) => e.name);
+  await bounded("the idle timer", 5_000, () => clock.scheduled(100));
+  clock.advance(100);
+  assert.equal(await failed, "StreamIdleTimeoutError");
+  assert.deepEqual(seen, ["failed StreamIdleTimeoutError"]);
+  const open = (await p.fetch("chat/completions")).body!.getReader();
+  await open.read();
+  const closing = open.read().then(() => "read", (e: Error) => e.name);
+  await p.close();
+  assert.equal(await closing, "ClosedError");
+  assert.deepEqual(seen, ["failed StreamIdleTimeoutError", "closed"]);
 });
 
 test("observe: an observer that throws is dropped; the caller's body and the other observers go on", async () => {

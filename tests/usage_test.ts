@@ -1739,7 +1739,7 @@ test("usage: a budget timer that fires late does not keep the endpoint out past 
   assert.equal(clock.pending, 0);
 });
 
-test("usage: a call read after the pool closed counts, but arms no budget timer", async () => {
+test("usage: bodies not yet read when the pool closes end with it: nothing counted, no budget timer", async () => {
   const { pool, clock, feature } = metered([
     endpoint("primary", 1, { budget: { usd: 0.01, window: 60_000 } }),
   ], { bufferLimit: false });
@@ -1752,9 +1752,11 @@ test("usage: a call read after the pool closed counts, but arms no budget timer"
       })
     ),
   );
-  pool.close();
-  for (const answer of answers) await answer.text();
-  assert.equal(feature.report().total.costUsd, 0.012);
+  await pool.close();
+  for (const answer of answers) {
+    await assert.rejects(answer.text(), { name: "ClosedError" });
+  }
+  assert.equal(feature.report().total.inputTokens, 0);
   assert.equal(clock.pending, 0);
 });
 

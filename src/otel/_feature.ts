@@ -20,6 +20,7 @@ import {
   context,
   metrics,
   type ObservableResult,
+  SpanStatusCode,
   trace,
 } from "@opentelemetry/api";
 import type {
@@ -262,6 +263,22 @@ function attach(settings: OtelSettings, host: FeatureHost): FeatureHooks {
           // After the observers after this one: `usage()` reports the
           // call's tokens as its observer ends.
           if (follow.callEnded) queueMicrotask(() => follow.finish());
+        },
+        stop(how, error) {
+          follow.reading = false;
+          follow.lastRead = clock.now();
+          const span = follow.span;
+          safely(() => {
+            span.setAttribute("ky_failover.body", how);
+            if (how !== "failed") return;
+            const type = error instanceof Error ? error.name : "Error";
+            span.setAttribute("error.type", type);
+            span.setStatus({
+              code: SpanStatusCode.ERROR,
+              message: `the body broke: ${type}`,
+            });
+          });
+          if (follow.callEnded) follow.finish();
         },
       };
       dropped?.register(observer, follow, follow);
