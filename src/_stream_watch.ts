@@ -112,6 +112,7 @@ class Watch {
    */
   close(reason: unknown): void {
     abortCall(this.#ctx.call, "closed", reason);
+    this.failure ??= { error: reason };
     this.#ctx.cancel(reason);
     this.end();
     this.#tell("closed");
