@@ -28,6 +28,7 @@ import process from "node:process";
 import * as esbuild from "esbuild";
 import { type Browser, chromium, type Page } from "playwright-core";
 import type { EndpointState, PagesApi } from "../tests/browser/_pages.ts";
+import { runDeadline } from "./_run_deadline.ts";
 
 // Run in place or from a copy under dist/matrix: either way the repository
 // is the nearest folder up with a deno.json.
@@ -47,19 +48,7 @@ const HEAR_WITHIN_MS = 3_000;
 const SAME_TIME_MS = 1_000;
 const LABEL = "chromium-pages";
 
-const started = Date.now();
-let expire: (error: Error) => void = () => {};
-const deadline = new Promise<never>((_, reject) => {
-  expire = reject;
-});
-deadline.catch(() => {});
-const deadlineTimer = setTimeout(
-  () => expire(new Error(`the run did not finish in ${RUN_TIMEOUT_MS} ms`)),
-  RUN_TIMEOUT_MS,
-);
-/** `promise`, or the run's deadline if that comes first. */
-const bounded = <T>(promise: Promise<T>): Promise<T> =>
-  Promise.race([promise, deadline]);
+const { started, bounded, end: endDeadline } = runDeadline(RUN_TIMEOUT_MS);
 
 // ------------------------------------------------------------ bundle page
 const { exports: subpaths } = JSON.parse(
@@ -336,7 +325,7 @@ try {
   await browser?.close().catch(() => {});
   site.closeAllConnections();
   await new Promise((resolve) => site.close(resolve));
-  clearTimeout(deadlineTimer);
+  endDeadline();
   clearTimeout(teardown);
 }
 

@@ -30,6 +30,7 @@ import { mkdir } from "node:fs/promises";
 import { dirname, join, resolve } from "node:path";
 import process from "node:process";
 import { type Browser, chromium, type Page } from "playwright-core";
+import { runDeadline } from "./_run_deadline.ts";
 
 let root = new URL("..", import.meta.url).pathname;
 while (!existsSync(join(root, "deno.json"))) {
@@ -79,19 +80,7 @@ if (
   process.exit(2);
 }
 
-const started = Date.now();
-let expire: (error: Error) => void = () => {};
-const deadline = new Promise<never>((_, reject) => {
-  expire = reject;
-});
-deadline.catch(() => {});
-const deadlineTimer = setTimeout(
-  () => expire(new Error(`the run did not finish in ${RUN_TIMEOUT_MS} ms`)),
-  RUN_TIMEOUT_MS,
-);
-/** `promise`, or the run's deadline if that comes first. */
-const bounded = <T>(promise: Promise<T>): Promise<T> =>
-  Promise.race([promise, deadline]);
+const { started, bounded, end: endDeadline } = runDeadline(RUN_TIMEOUT_MS);
 
 // ------------------------------------------------------------------ demo
 const output: string[] = [];
@@ -453,7 +442,7 @@ try {
     demo.kill("SIGKILL");
     await exited;
   }
-  clearTimeout(deadlineTimer);
+  endDeadline();
   clearTimeout(teardown);
 }
 
