@@ -135,6 +135,8 @@ for (const kind of ["memory", "broadcast"]) {
     const onB = usage({ prices: PRICES });
     const a = budgeted(fleet, "A", store(), onA);
     const b = budgeted(fleet, "B", store(), onB);
+    // C spends nothing: its budget runs out on the others' word alone.
+    const c = budgeted(fleet, "C", store(), usage({ prices: PRICES }));
     await turns(CHANNEL_TURNS);
     const t0 = fleet.clock.now();
     fleet.net.answers.set("r1", HALF_A_DOLLAR);
@@ -146,7 +148,7 @@ for (const kind of ["memory", "broadcast"]) {
     await advance(fleet.clock, 1_000);
     assert.equal(await call(b, "gpt-4.1"), 200);
     await turns(CHANNEL_TURNS);
-    for (const m of [a, b]) {
+    for (const m of [a, b, c]) {
       const budget = statusOf(m).usage?.budget;
       assert.equal(budget?.spentUsd, 1, m.name);
       assert.equal(budget?.exhausted, true, m.name);
@@ -154,7 +156,7 @@ for (const kind of ["memory", "broadcast"]) {
       assert.equal(budget?.until, t0 + WINDOW, m.name);
     }
     // The budget that ran out is kept once: by B, whose own spending
-    // crossed the limit (A crossed it on B's word, and says nothing).
+    // crossed the limit (A and C crossed it on B's word, and say nothing).
     if (hub !== undefined) {
       const kept = hub.published.filter((m) =>
         m.fact.type === "news" && m.fact.key === "budget"
@@ -306,6 +308,7 @@ test("shared news (memory): news that does not parse is ignored, and nothing thr
     { feature: "usage", data: {}, remainingMs: 5_000 }, // a time without a key
     { feature: "usage", data: {}, key: "budget", remainingMs: -5 },
     { feature: "usage", data: {}, key: "other", remainingMs: 5_000 },
+    { feature: "usage", data: {}, key: "budget", remainingMs: 5_000 },
     { feature: "x".repeat(65), data: {} },
     { feature: 7, data: {} },
   ];
@@ -321,7 +324,7 @@ test("shared news (memory): news that does not parse is ignored, and nothing thr
   // feature name too long or not a string.)
   assert.deepEqual(heard.map((n) => n.feature), [
     ...Array(3).fill("models"),
-    ...Array(6).fill("usage"),
+    ...Array(7).fill("usage"),
   ]);
   assert.equal(heard.length, junk.length - 5);
   assert.deepEqual(statusOf(a).models?.notFound, []);

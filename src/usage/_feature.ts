@@ -127,14 +127,14 @@ export function usageFeature({ prices: pool }: UsageSettings): UsageFeature {
           "ky-failover: this usage() is already attached to a pool: make one usage() per pool",
         );
       }
-      /** Whether this instance's own spending is being counted. */
-      let spendingHere = false;
       /**
-       * A budget ran out on this instance's own spending: instances that
-       * start later (through a shared store) keep the endpoint out too.
+       * A budget ran out: instances that start later (through a shared
+       * store) keep the endpoint out too. (One that ran out on another
+       * instance's spending is that instance's news: the store passes on
+       * only what an instance learns itself.)
        */
       const changed = (endpoint: string, status: BudgetStatus) => {
-        if (!spendingHere || !status.exhausted) return;
+        if (!status.exhausted) return;
         host.tell({
           feature: "usage",
           endpoint,
@@ -171,12 +171,7 @@ export function usageFeature({ prices: pool }: UsageSettings): UsageFeature {
         }
         const budget = budgets.get(endpoint);
         if (cost === undefined || budget === undefined) return;
-        spendingHere = true;
-        try {
-          budget.spend(cost);
-        } finally {
-          spendingHere = false;
-        }
+        budget.spend(cost);
         // The other instances count it too: a budget is the fleet's.
         host.tell({ feature: "usage", endpoint, data: { usd: cost } });
       }
@@ -221,9 +216,10 @@ export function usageFeature({ prices: pool }: UsageSettings): UsageFeature {
           const budget = budgets.get(endpoint);
           if (!remote || feature !== "usage" || budget === undefined) return;
           const usd = (data as { usd?: unknown } | null)?.usd;
+          const exhausted = (data as { exhausted?: unknown } | null)?.exhausted;
           if (typeof usd === "number" && usd > 0 && usd < 1e9) {
             budget.spend(usd);
-          } else if (keep?.key === "budget" && keep.ms > 0) {
+          } else if (exhausted === true && keep?.key === "budget") {
             budget.hold(host.clock.now() + keep.ms);
           }
         },
