@@ -65,7 +65,12 @@ export function traceCall(
       }
     },
     end(ended) {
-      for (const trace of traces) threw(() => trace.end(ended));
+      // As for an attempt: without a route that names it, the answering
+      // endpoint was sent the model asked for.
+      const full = ended.model !== undefined || ended.endpoint === undefined
+        ? ended
+        : { ...ended, model: view.model };
+      for (const trace of traces) threw(() => trace.end(full));
     },
   };
 }

@@ -129,8 +129,8 @@ test("trace: a failover is heard attempt by attempt, then the end, with the answ
   assert.equal(end.result, "answered");
   assert.equal(end.endpoint, "b");
   assert.equal(end.status, 200);
-  // Without models() the call records no sent model.
-  assert.equal(end.model, undefined);
+  // Without models() the model sent is the one asked for.
+  assert.equal(end.model, "m-1");
   assert.equal(end.error, undefined);
   assert.deepEqual(end.attempts.map((a) => a.endpoint), ["a", "b"]);
   assert.ok(end.durationMs >= 0);
