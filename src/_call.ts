@@ -6,6 +6,7 @@ import type { Endpoint } from "./_endpoint.ts";
 import type { HeaderRecord } from "./_headers.ts";
 import type {
   AttemptRequest,
+  AttemptTrace,
   CallEnd,
   FeatureCall,
   Ruling,
@@ -135,6 +136,8 @@ export class Attempt implements Cancellable {
   model: string | undefined = undefined;
   /** A feature's ruling that turned a final answer into a failover. */
   ruling: Ruling | undefined = undefined;
+  /** The traces that follow this attempt (see `_trace.ts`). */
+  followers: AttemptTrace[] | undefined = undefined;
   /** What the call records of this attempt, once it settled. */
   record: AttemptRecord | undefined = undefined;
   /** A body read whole (see `_buffer.ts`): its bytes, and the Response over them. */

@@ -32,7 +32,6 @@ export function traceCall(
     }
   }
   if (traces.size === 0) return undefined;
-  const following = new WeakMap<Attempt, AttemptTrace[]>();
   return {
     sent(ctx) {
       const sent = {
@@ -57,10 +56,10 @@ export function traceCall(
           }
         }
       }
-      following.set(ctx, followers);
+      ctx.followers = followers;
     },
     settled(ctx, settled) {
-      for (const follower of following.get(ctx) ?? []) {
+      for (const follower of ctx.followers ?? []) {
         threw(() => follower.end(settled));
       }
     },
