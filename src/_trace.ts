@@ -3,7 +3,7 @@
 // and the call's end. A trace is observability: one that throws is
 // dropped for the rest of the call, and the call goes on.
 
-import type { Attempt, Call, Tracing } from "./_call.ts";
+import type { Call, Tracing } from "./_call.ts";
 import { callView } from "./_route.ts";
 import type { AttemptTrace, CallTrace, FeatureCall } from "./feature.ts";
 
