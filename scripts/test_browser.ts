@@ -33,6 +33,7 @@ import * as esbuild from "esbuild";
 import { chromium } from "playwright-core";
 import { serveRegions } from "../tests/_loopback_regions.ts";
 import { serveRedirects } from "../tests/browser/_redirect_server.ts";
+import { CHROMIUM_ARGS, type Routes, serveRoutes } from "./_browser_run.ts";
 
 // Run from the copy in dist/matrix (where `ky-failover` is the installed npm
 // package), or in place; either way the repository is the nearest folder
@@ -216,35 +217,21 @@ globalThis.__REDIRECTS__ = ${JSON.stringify(redirects.urls)};</script>
 <script type="importmap">{ "imports": { "ky-failover": "/ky-failover.min.js" } }</script>
 <script type="module" src="/tests.js"></script>
 `;
-const routes: Record<string, [type: string, body: string | Uint8Array]> = {
+const routes: Routes = {
   "/": ["text/html; charset=utf-8", page],
   "/tests.js": ["text/javascript", testsJs],
   "/ky-failover.min.js": ["text/javascript", library],
   "/mockServiceWorker.js": ["text/javascript", worker],
 };
-const site = createServer((req, res) => {
-  const route = routes[(req.url ?? "/").split("?")[0]];
-  if (!route) return void res.writeHead(404).end();
-  res.writeHead(200, { "content-type": route[0], "cache-control": "no-store" })
-    .end(route[1]);
-});
-await new Promise<void>((resolve) => site.listen(0, "127.0.0.1", resolve));
-const origin = `http://127.0.0.1:${(site.address() as { port: number }).port}`;
+const site = await serveRoutes(routes);
+const origin = site.origin;
 
 // -------------------------------------------------------------------- run
 const profile = await mkdtemp(join(tmpdir(), "ky-failover-chromium-"));
 const context = await chromium.launchPersistentContext(profile, {
   executablePath: CHROMIUM,
   headless: true,
-  args: [
-    "--no-sandbox",
-    "--disable-gpu",
-    "--disable-quic",
-    "--no-first-run",
-    "--disable-background-networking",
-    "--disable-component-update",
-    "--disable-sync",
-  ],
+  args: [...CHROMIUM_ARGS, "--disable-quic"],
 });
 const version = context.browser()?.version() ?? "unknown";
 let results: Result[] = [];
@@ -304,8 +291,7 @@ try {
   await rm(profile, { recursive: true, force: true });
   await regions.close();
   await redirects.close();
-  site.closeAllConnections();
-  await new Promise((resolve) => site.close(resolve));
+  await site.close();
 }
 
 const passed = results.filter((r) => r.ok).length;

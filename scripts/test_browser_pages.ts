@@ -21,14 +21,18 @@
 // Usage (after build_npm.ts): node scripts/test_browser_pages.ts
 
 import { existsSync } from "node:fs";
-import { createServer } from "node:http";
 import { randomUUID } from "node:crypto";
 import { join } from "node:path";
 import process from "node:process";
 import * as esbuild from "esbuild";
 import { type Browser, chromium, type Page } from "playwright-core";
 import type { EndpointState, PagesApi } from "../tests/browser/_pages.ts";
-import { runDeadline } from "./_run_deadline.ts";
+import {
+  CHROMIUM_ARGS,
+  type Routes,
+  runDeadline,
+  serveRoutes,
+} from "./_browser_run.ts";
 
 // Run in place or from a copy under dist/matrix: either way the repository
 // is the nearest folder up with a deno.json.
@@ -93,18 +97,12 @@ const html = `<!doctype html>
 <title>ky-failover: pages sharing a broadcastStore</title>
 <script type="module" src="/pages.js"></script>
 `;
-const routes: Record<string, [type: string, body: string | Uint8Array]> = {
+const routes: Routes = {
   "/": ["text/html; charset=utf-8", html],
   "/pages.js": ["text/javascript", pagesJs],
 };
-const site = createServer((req, res) => {
-  const route = routes[(req.url ?? "/").split("?")[0]];
-  if (!route) return void res.writeHead(404).end();
-  res.writeHead(200, { "content-type": route[0], "cache-control": "no-store" })
-    .end(route[1]);
-});
-await new Promise<void>((resolve) => site.listen(0, "127.0.0.1", resolve));
-const origin = `http://127.0.0.1:${(site.address() as { port: number }).port}`;
+const site = await serveRoutes(routes);
+const origin = site.origin;
 
 // ------------------------------------------------------------------ pages
 /** Calls `method` of a page's `globalThis.__pages`. */
@@ -192,14 +190,7 @@ try {
   browser = await bounded(chromium.launch({
     executablePath: CHROMIUM,
     headless: true,
-    args: [
-      "--no-sandbox",
-      "--disable-gpu",
-      "--no-first-run",
-      "--disable-background-networking",
-      "--disable-component-update",
-      "--disable-sync",
-    ],
+    args: [...CHROMIUM_ARGS],
   }));
   version = browser.version();
   // One context: the pages share an origin's storage partition, so one
@@ -323,8 +314,7 @@ try {
     process.exit(1);
   }, 15_000);
   await browser?.close().catch(() => {});
-  site.closeAllConnections();
-  await new Promise((resolve) => site.close(resolve));
+  await site.close();
   endDeadline();
   clearTimeout(teardown);
 }

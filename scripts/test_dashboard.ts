@@ -30,7 +30,7 @@ import { mkdir } from "node:fs/promises";
 import { dirname, join, resolve } from "node:path";
 import process from "node:process";
 import { type Browser, chromium, type Page } from "playwright-core";
-import { runDeadline } from "./_run_deadline.ts";
+import { CHROMIUM_ARGS, runDeadline } from "./_browser_run.ts";
 
 let root = new URL("..", import.meta.url).pathname;
 while (!existsSync(join(root, "deno.json"))) {
@@ -217,14 +217,7 @@ try {
   browser = await bounded(chromium.launch({
     executablePath: CHROMIUM,
     headless: true,
-    args: [
-      "--no-sandbox",
-      "--disable-gpu",
-      "--no-first-run",
-      "--disable-background-networking",
-      "--disable-component-update",
-      "--disable-sync",
-    ],
+    args: [...CHROMIUM_ARGS],
   }));
   version = browser.version();
   const page = await bounded(browser.newPage({

@@ -31,7 +31,7 @@ printf '{ "private": true, "type": "module" }\n' >"$matrix/package.json"
 (cd "$matrix" && npm install --no-audit --no-fund --no-package-lock \
   --loglevel=error "../$(basename "$tarball")") || exit 1
 cp -R tests "$matrix/"
-cp scripts/demo.ts scripts/test_browser.ts "$matrix/scripts/"
+cp scripts/demo.ts scripts/test_browser.ts scripts/_browser_run.ts "$matrix/scripts/"
 cp -R scripts/dashboard "$matrix/scripts/"
 installed="$(sed -nE 's/^  "version": "([^"]+)".*/\1/p' "$matrix/node_modules/ky-failover/package.json")"
 echo "installed ky-failover@${installed} from ${tarball} into ${matrix}/node_modules"
