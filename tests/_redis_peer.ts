@@ -29,19 +29,10 @@
 
 import process from "node:process";
 import { createInterface } from "node:readline";
-import { pathToFileURL } from "node:url";
+import { npmBuild, PEER_ENDPOINTS, runtime } from "./_npm_peer.ts";
 
 const [repo, url, namespace, max = "25000"] = process.argv.slice(2);
-const from = (path: string) => pathToFileURL(`${repo}/npm/esm/${path}`).href;
-
-const { createPool } = await import(from("core.js"));
-const { sharedState } = await import(from("src/shared/mod.js"));
-const { redisStore } = await import(from("src/redis/mod.js"));
-
-const globals = globalThis as { Bun?: { version: string } };
-const runtime = globals.Bun
-  ? `Bun ${globals.Bun.version}`
-  : `Node ${process.version}`;
+const { createPool, sharedState, redisStore } = await npmBuild(repo);
 
 /** What the peer tells the test after each command. */
 export interface Snapshot {
@@ -79,20 +70,7 @@ const fakeFetch: typeof fetch = (input) => {
 
 const store = redisStore({ url, namespace });
 const pool = createPool({
-  endpoints: [
-    {
-      name: "r1",
-      url: "https://r1.example.ai/v1",
-      apiKey: "sk-r1",
-      priority: 1,
-    },
-    {
-      name: "r2",
-      url: "https://r2.example.ai/v1",
-      apiKey: "sk-r2",
-      priority: 2,
-    },
-  ],
+  endpoints: PEER_ENDPOINTS,
   breaker: { failureThreshold: 3, cooldown: 30_000, maxCooldown: 60_000 },
   fetch: fakeFetch,
   onEvent: (
