@@ -26,6 +26,8 @@ import {
 import {
   InMemorySpanExporter,
   type ReadableSpan,
+  type Sampler,
+  SamplingDecision,
   SimpleSpanProcessor,
   type SpanExporter,
   type SpanProcessor,
@@ -81,8 +83,9 @@ class Telemetry implements AsyncDisposable {
   /** Wraps the SDK's provider to count each span's `end()` calls. */
   readonly tracerProvider: ApiTracerProvider;
 
-  constructor(processors: SpanProcessor[] = []) {
+  constructor(processors: SpanProcessor[] = [], sampler?: Sampler) {
     this.sdk = new TracerProvider({
+      ...(sampler === undefined ? {} : { sampler }),
       spanProcessors: [
         ...processors,
         new SimpleSpanProcessor({ exporter: this.exporter }),
@@ -221,6 +224,55 @@ async function withGlobalContext<T>(fn: () => Promise<T>): Promise<T> {
 
 const spanId = (span: ReadableSpan) => span.spanContext().spanId;
 const parentId = (span: ReadableSpan) => span.parentSpanContext?.spanId;
+
+test("otel: a sampled-out call records no span and builds no attempt attributes; its metrics still count", async () => {
+  /** The attributes each span was started with, as the sampler saw them. */
+  const started: { name: string; attributes: Attributes }[] = [];
+  const dropAll: Sampler = {
+    shouldSample(_context, _traceId, name, _kind, attributes) {
+      started.push({ name, attributes: { ...attributes } });
+      return { decision: SamplingDecision.NOT_RECORD };
+    },
+    toString: () => "drop-all",
+  };
+  await using telemetry = new Telemetry([], dropAll);
+  const regions = mockRegions(["primary", "backup"]);
+  regions.region("primary").mode = { status: 503 };
+  using api = pool(regions, telemetry);
+  const answer = await api.fetch(
+    "https://primary.example.ai/v1/chat/completions",
+    post(),
+  );
+  assert.equal(answer.status, 200);
+  await answer.json();
+  assert.deepEqual(telemetry.spans(), [], "nothing exported");
+  assert.deepEqual(started, [
+    {
+      name: "chat gpt-4.1",
+      attributes: {
+        "gen_ai.operation.name": "chat",
+        "gen_ai.request.model": "gpt-4.1",
+      },
+    },
+    { name: "POST", attributes: {} },
+    { name: "POST", attributes: {} },
+  ]);
+  telemetry.assertEndedOnce("sampled out");
+  assert.equal(
+    await telemetry.count("ky_failover.attempts", {
+      "ky_failover.endpoint": "primary",
+      "ky_failover.outcome": "failover",
+    }),
+    1,
+  );
+  assert.equal(
+    await telemetry.count("ky_failover.attempts", {
+      "ky_failover.endpoint": "backup",
+      "ky_failover.outcome": "success",
+    }),
+    1,
+  );
+});
 
 test("otel: a failover gives a call span and two attempt spans, with their attributes and statuses", async () => {
   await using telemetry = new Telemetry();
