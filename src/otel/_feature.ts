@@ -5,9 +5,10 @@
 // whose context goes to the endpoint in the attempt's headers
 // (`_follow.ts`). The call's span ends when the call ends — or, for an
 // answer whose body is still to be read, when the body was read to its end
-// (the usage event, tokens and cost, comes then), when the pool closes, or
-// when the body is dropped before its end (garbage-collected: the pool
-// does not tell features that a body was cancelled). Each span ends once,
+// (the usage event, tokens and cost, comes then), when it stops before its
+// end (cancelled, broken: `ky_failover.body` says which), or when the pool
+// closes — a body nobody reads nor cancels is the pool's until then. Each
+// span ends once,
 // whatever throws: the SDK's processors and exporters are called inside
 // `safely`.
 //
@@ -73,15 +74,6 @@ function attach(settings: OtelSettings, host: FeatureHost): FeatureHooks {
   m.breaker.addCallback(observeBreakers);
 
   const calls = new WeakMap<FeatureCall, CallFollow>();
-  // A body dropped before its end (cancelled, broken, never read): its
-  // call's span ends when the body is collected, at its last read.
-  const dropped = typeof FinalizationRegistry === "function"
-    ? new FinalizationRegistry<CallFollow>((call) => {
-      if (call.ended) return;
-      safely(() => call.span.setAttribute("ky_failover.body", "unread"));
-      call.finish(call.lastRead);
-    })
-    : undefined;
   const shared: Shared = {
     tracer,
     metrics: m,
@@ -99,7 +91,6 @@ function attach(settings: OtelSettings, host: FeatureHost): FeatureHooks {
     closed: false,
     ended(call) {
       shared.reading.delete(call);
-      dropped?.unregister(call);
     },
   };
 
@@ -252,21 +243,18 @@ function attach(settings: OtelSettings, host: FeatureHost): FeatureHooks {
         return undefined;
       }
       follow.reading = true;
-      follow.lastRead = clock.now();
-      const observer: BodyObserver = {
-        chunk() {
-          follow.lastRead = clock.now();
-        },
+      return {
+        chunk() {},
         end() {
           follow.reading = false;
-          follow.lastRead = clock.now();
           // After the observers after this one: `usage()` reports the
           // call's tokens as its observer ends.
           if (follow.callEnded) queueMicrotask(() => follow.finish());
         },
         stop(how, error) {
           follow.reading = false;
-          follow.lastRead = clock.now();
+          // Ended already when the pool closed it (features close first).
+          if (follow.ended) return;
           const span = follow.span;
           safely(() => {
             span.setAttribute("ky_failover.body", how);
@@ -281,8 +269,6 @@ function attach(settings: OtelSettings, host: FeatureHost): FeatureHooks {
           if (follow.callEnded) follow.finish();
         },
       };
-      dropped?.register(observer, follow, follow);
-      return observer;
     },
     close() {
       shared.closed = true;

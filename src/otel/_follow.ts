@@ -200,8 +200,6 @@ export class CallFollow implements CallTrace {
   ended = false;
   /** A body observer is open: the answer is still being read. */
   reading = false;
-  /** Clock time the body last moved. */
-  lastRead = 0;
   /** Attempts in flight. */
   #attempts: AttemptFollow[] = [];
 
@@ -323,14 +321,14 @@ export class CallFollow implements CallTrace {
     });
   }
 
-  /** Ends the span, once: at `at`, or now. */
-  finish(at?: number): void {
+  /** Ends the span, once, now. */
+  finish(): void {
     if (this.ended) return;
     this.ended = true;
     const shared = this.shared;
     shared.ended(this);
     const span = this.span;
     if (!this.recording) safely(() => span.end());
-    else safely(() => span.end(at ?? shared.clock.now()));
+    else safely(() => span.end(shared.clock.now()));
   }
 }

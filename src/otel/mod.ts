@@ -19,10 +19,9 @@
  * call span covers every attempt, as the GenAI conventions ask of a call
  * that is retried, and the whole answer: for an answer whose body the
  * caller still reads (a stream), it ends when the body was read to its
- * end — with the tokens of `usage()` — or when the pool closes. (A body
- * the caller cancels or drops is not reported to features by the pool:
- * its span ends, at the last chunk read, once the body is
- * garbage-collected.)
+ * end — with the tokens of `usage()` —, when it stops before its end
+ * (`ky_failover.body`: `cancelled`, `failed`, `closed`), or when the pool
+ * closes.
  *
  * Span attributes: `http.request.method`, `server.address`,
  * `server.port`, `url.full` (the endpoint's URL and the path, without any
