@@ -342,10 +342,12 @@ test("onEvent: a feature hears every event without a user onEvent, with the call
   const call = calls[0].call;
   const about = (type: string) =>
     heard.filter((h) => h.event.type === type).map((h) => h.call);
-  assert.deepEqual(about("attempt"), [call, call]);
-  assert.deepEqual(about("failover"), [call]);
-  assert.deepEqual(about("success"), [call]);
-  assert.deepEqual(about("usage"), [call]);
+  // The same object, not an equal one (deepEqual would not see a copy).
+  const same = (type: string) => about(type).map((c) => c === call);
+  assert.deepEqual(same("attempt"), [true, true]);
+  assert.deepEqual(same("failover"), [true]);
+  assert.deepEqual(same("success"), [true]);
+  assert.deepEqual(same("usage"), [true]);
   const used = heard.find((h) => h.event.type === "usage")!.event;
   assert.equal(used.type === "usage" && used.inputTokens, 3);
 });
